@@ -1,0 +1,188 @@
+"""Run one implementation on one case and judge the output against the oracle.
+
+The oracle sees the case, never another implementation's output.  Oracle
+results are cached per (case id, function, output dtype, profile) within the
+process, so every implementation and property on the same case pays once.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+import oracles
+from oracles import Exact, format_of
+
+from . import policy
+from .records import Case, Finding, Impl
+from .ulp import Measure, measure
+
+_CACHE: OrderedDict = OrderedDict()
+CACHE_SIZE = 4096
+
+ROW_FUNCTIONS = ("softmax", "log_softmax", "masked_softmax", "softmax_vjp")
+
+
+def expected(case: Case, function: str, out_dtype: str | None = None, profile: str = "ieee") -> Exact:
+    key = (case.id, function, out_dtype or case.dtype, profile)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    ex = oracles.evaluate(function, case.logits, case.axis, mask=case.mask, indices=case.indices,
+                          labels=case.labels, upstream=case.upstream, profile=profile, out_dtype=out_dtype)
+    _CACHE[key] = ex
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return ex
+
+
+def expected_shape(case: Case, function: str) -> tuple:
+    shape = case.logits.shape
+    if function in ("logsumexp", "cross_entropy"):
+        return shape[: case.norm_axis] + shape[case.norm_axis + 1:]
+    if function == "softmax_jacobian":
+        return shape + (shape[-1],)
+    if function.startswith("sparse_"):
+        return (len(case.indices),)
+    return shape
+
+
+@dataclass
+class Outcome:
+    output: np.ndarray | None
+    error: str | None
+    duration: float
+    mutated: list[str]
+
+
+def invoke(impl: Impl, case: Case) -> Outcome:
+    """Call ``impl`` on a private copy of the case; record exceptions and
+    whether it wrote into its inputs."""
+    mine = case.copy()
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            out = impl.call(mine)
+        err = None
+    except Exception as e:  # an implementation raising is a finding, not a harness crash
+        out, err = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+    dt = time.perf_counter() - t0
+    mutated = [n for n in ("logits",) + Case.EXTRAS
+               if getattr(case, n) is not None and not _same_bits(getattr(case, n), getattr(mine, n))]
+    return Outcome(out, err, dt, mutated)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def contract(impl: Impl, case: Case, oc: Outcome) -> Finding:
+    """dtype (or declared upcast), shape, and input not mutated."""
+    if oc.mutated:
+        return Finding("contract", "mutated-input", message=f"wrote into its input {', '.join(oc.mutated)}")
+    if oc.error is not None:
+        return Finding("contract", "error", message=oc.error)
+    out = oc.output
+    want = impl.out_dtype(case)
+    if out.dtype.name != want:
+        return Finding("contract", "wrong-dtype", message=f"returned {out.dtype.name} for {case.dtype} input "
+                       f"(expected {want})")
+    shape = expected_shape(case, impl.function)
+    if tuple(out.shape) != tuple(shape):
+        return Finding("contract", "wrong-shape", message=f"returned shape {tuple(out.shape)}, expected {shape}")
+    note = f"declared upcast {case.dtype}->{want}" if want != case.dtype else ""
+    return Finding("contract", "exact", message=note)
+
+
+def _stats_input(case: Case, function: str):
+    """Input slices for the budget (last axis) and the extra array it needs."""
+    x = np.moveaxis(case.logits.astype(np.float64), case.norm_axis, -1) if case.logits.ndim else \
+        case.logits.astype(np.float64).reshape(1)
+    keep = None
+    if case.mask is not None and function == "masked_softmax":
+        keep = np.moveaxis(case.mask, case.norm_axis, -1)
+    extra = None
+    if function == "softmax_vjp":
+        extra = np.moveaxis(case.upstream.astype(np.float64), case.norm_axis, -1)
+    if function == "cross_entropy":
+        lab = case.labels
+        extra = np.moveaxis(lab, case.norm_axis, -1) if lab.dtype.kind == "f" else lab
+    return x, keep, extra
+
+
+def _sparse_stats(case: Case) -> policy.RowStats:
+    idx = case.indices
+    vals = case.logits.astype(np.float64)[tuple(idx.T)]
+    parts = []
+    keys = [tuple(k) for k in idx[:, :-1].tolist()]
+    start = 0
+    while start < len(keys):
+        end = start
+        while end < len(keys) and keys[end] == keys[start]:
+            end += 1
+        parts.append(policy.row_stats(vals[start:end]))
+        start = end
+    if not parts:
+        z = np.zeros(0)
+        return policy.RowStats(z, z, z, z, z, z)
+    cat = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("d", "s", "n", "L", "m", "w")}
+    return policy.RowStats(**cat)
+
+
+def budget_for(case: Case, function: str, exact: Exact, meas: Measure) -> policy.Budget:
+    fmt = format_of(exact.rounded.dtype)
+    absx = np.abs(exact.hi)
+    absx = np.where(np.isfinite(absx), absx, 0.0)
+    if function == "sigmoid":
+        st = policy.row_stats(np.zeros((1, 1)))
+        return policy.budgets("sigmoid", st, absx, fmt, meas.ulp)
+    if function.startswith("sparse_"):
+        return policy.budgets(function, _sparse_stats(case), absx, fmt, meas.ulp)
+    x, keep, extra = _stats_input(case, function)
+    st = policy.row_stats(x, keep)
+    if function in ROW_FUNCTIONS:
+        ax = case.norm_axis if case.logits.ndim else 0
+        mv = lambda a: np.moveaxis(a.reshape(case.logits.shape or (1,)), ax, -1)  # noqa: E731
+        b = policy.budgets(function, st, mv(absx), fmt, mv(meas.ulp), extra)
+        back = lambda a: np.moveaxis(a, -1, ax).reshape(exact.hi.shape)  # noqa: E731
+        return policy.Budget(back(b.good), back(b.bounded))
+    return policy.budgets(function, st, absx, fmt, meas.ulp, extra)
+
+
+def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = None) -> Finding:
+    """Per-element ulp error against the oracle, graded against the budget."""
+    out_dtype = impl.judge_dtype(case)
+    ex = expected(case, impl.function, out_dtype, profile or impl.profile)
+    fmt = format_of(ex.rounded.dtype)
+    got = np.asarray(output)
+    if got.shape != ex.rounded.shape:
+        return Finding("accuracy", "wrong-shape", message=f"shape {got.shape} vs expected {ex.rounded.shape}")
+    meas = measure(got, ex, fmt)
+    bud = budget_for(case, impl.function, ex, meas)
+    verdict, tiers = policy.grade(meas.err, meas.special, bud)
+    if not tiers.size:
+        return Finding("accuracy", "exact", 0.0, message="empty output")
+    # Worst element: highest tier, then largest err/bounded ratio.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
+    key = tiers.astype(np.float64) * 1e6 + np.minimum(np.nan_to_num(ratio, nan=np.inf), 1e5)
+    flat = int(np.argmax(key))
+    idx = [int(i) for i in np.unravel_index(flat, tiers.shape)]
+    finite_err = meas.err[~np.isnan(meas.err)]
+    max_ulp = float(finite_err.max()) if finite_err.size else None
+    g_w = got.reshape(-1)[flat].item()
+    e_w = ex.rounded.reshape(-1)[flat].item()
+    msg = (f"worst at {tuple(idx)}: got {float(g_w)!r}, correctly rounded {float(e_w)!r}"
+           + (f", {meas.err.reshape(-1)[flat]:.3g} ulp (budget good {bud.good.reshape(-1)[flat]:.3g},"
+              f" bounded {bud.bounded.reshape(-1)[flat]:.3g})" if not meas.special.reshape(-1)[flat] else
+              " (special-value mismatch)"))
+    stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),
+             "grades": {g: int((tiers == i).sum()) for i, g in enumerate(policy.GRADES + ("out-of-bound",))
+                        if (tiers == i).any()}}
+    return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats)

@@ -1,0 +1,255 @@
+r"""Tolerances and verdicts, in one place, with the error analysis beside them.
+
+Notation: u = 2**-p is the unit roundoff of the *output* dtype; u_acc is the
+unit roundoff of the accumulator (float32 for float16/bfloat16 outputs, since
+every mainstream implementation accumulates half precision in float32; the
+output dtype otherwise).  For slice i: m = max_j x_j, d_i = x_i - m <= 0,
+e_i = exp(d_i), S = sum_j e_j, s_i = e_i / S, L = log S, n = slice length.
+
+Shifted softmax  s_i = fl(exp(fl(x_i - m))) / fl(sum_j ...)
+(Blanchard, D. J. Higham & N. J. Higham, "Accurately computing the log-sum-exp
+and softmax functions", IMA J. Numer. Anal. 41(4), 2021), to first order:
+
+    |s^_i - s_i| / s_i <= u * ( |d_i|            rounding of x_i - m, amplified by exp
+                              + C_EXP           exp itself (vector libms: <= ~4 ulp)
+                              + 1               the division
+                              + sum_j s_j (|d_j| + C_EXP) )   error of the terms of S
+                          + u_acc * SUM(n)      summation: ceil(log2 n) + 1 for pairwise /
+                                                blocked sums ("good"), n - 1 for recursive
+                                                summation ("bounded", worst case)
+
+So a correct float32 implementation may show ~34 ulp at |x_i - m| = 40 and
+must not be flagged; a fixed rtol is wrong in both directions.
+
+log_softmax  lsm_i = fl(fl(d_i) - fl(log S)) is judged in *absolute* error,
+since it has no relative bound near 0 (e.g. x = [0, -20] in float32 gives 0
+for -2e-9; every framework does this):
+
+    |err| <= u * (|d_i| + C_LOG |L| + |lsm_i|) + rel_err(S)
+
+where rel_err(S) is the relative error of S from the line above (it becomes
+an absolute error in log S).
+
+logsumexp  lse = m + log S:  |err| <= u * (C_LOG |L| + |lse|) + rel_err(S).
+
+sigmoid  1/(1+exp(-x)) for x >= 0, exp(x)/(1+exp(x)) for x < 0:
+    relative error <= u * (C_EXP + 3);  x is exact, so no input term.
+
+softmax Jacobian  J_ij = s_i delta_ij - s_i s_j: absolute error
+    <= u * (s_i eps_i delta_ij + s_i s_j (eps_i + eps_j + 1) + |J_ij|)
+The diagonal s_i - s_i**2 cancels when s_i ~ 1: the bound is absolute on
+purpose, and an implementation that computes s_i (1 - s_i) is simply better.
+
+softmax VJP  v_i = s_i (g_i - <g, s>):
+    err(<g,s>) <= u * sum_j |g_j| s_j (eps_j + SUM(n) + 1)
+    |err v_i| <= s_i err(<g,s>) + u * s_i |g_i - <g,s>| (eps_i + 2)
+
+cross-entropy  index label: -lsm_label (log_softmax's bound);  soft targets:
+    sum_j t_j err(lsm_j) + u * n * sum_j t_j |lsm_j|.
+
+Every budget gets ABS_ULPS smallest subnormals on top: an operation whose
+result is subnormal has an absolute, not relative, rounding error.
+Grades, per element, then the worst over the output:
+    exact <= 0.5 ulp; faithful <= 1 ulp; good <= the log2(n) bound;
+    bounded <= SAFETY * the recursive-summation bound; else out-of-bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from oracles import FORMATS, Format
+
+C_EXP = 4.0
+C_LOG = 4.0
+SAFETY = 2.0
+ABS_ULPS = 2.0
+
+# Verdicts, best to worst.  The default gate fails on out-of-bound and worse.
+GRADES = ("exact", "faithful", "good", "bounded")
+VERDICTS = (
+    "exact",
+    "faithful",
+    "good",
+    "bounded",
+    "known",
+    "unsupported",
+    "unavailable",
+    "out-of-bound",
+    "wrong-special",
+    "wrong-dtype",
+    "wrong-shape",
+    "mutated-input",
+    "nondeterministic",
+    "error",
+    "crash",
+    "timeout",
+)
+PASSING = frozenset({"exact", "faithful", "good", "bounded", "known", "unsupported", "unavailable"})
+GATES = {
+    "bounded": PASSING,
+    "good": PASSING - {"bounded"},
+}
+_RANK = {v: i for i, v in enumerate(VERDICTS)}
+
+
+def worst(verdicts) -> str:
+    vs = list(verdicts)
+    return max(vs, key=lambda v: _RANK.get(v, len(VERDICTS))) if vs else "exact"
+
+
+def passes(verdict: str, gate: str = "bounded") -> bool:
+    return verdict in GATES[gate]
+
+
+def acc_format(fmt: Format) -> Format:
+    """Accumulator format assumed for sums: float32 for half-precision outputs."""
+    return FORMATS["float32"] if fmt.p < 24 else fmt
+
+
+@dataclass
+class Budget:
+    """Per-element budgets in ulps of the output dtype."""
+
+    good: np.ndarray
+    bounded: np.ndarray
+
+
+def _sum_terms(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = np.maximum(np.asarray(n, dtype=np.float64), 1.0)
+    return np.ceil(np.log2(n)) + 1.0, n - 1.0
+
+
+@dataclass
+class RowStats:
+    """Float64 quantities of each slice, broadcast to the logits' moved shape
+    (slices along the last axis).  Accuracy of these is irrelevant: they only
+    scale budgets."""
+
+    d: np.ndarray  # x_i - m (-inf for excluded positions)
+    s: np.ndarray  # softmax
+    n: np.ndarray  # slice length (broadcast)
+    L: np.ndarray  # log S
+    m: np.ndarray  # slice max
+    w: np.ndarray  # sum_j s_j (|d_j| + C_EXP)
+
+
+def row_stats(x: np.ndarray, keep: np.ndarray | None = None) -> RowStats:
+    """``x`` has slices on its last axis (any leading shape)."""
+    x = np.asarray(x, dtype=np.float64)
+    if keep is not None:
+        x = np.where(keep, x, -np.inf)
+    n = np.full(x.shape, float(x.shape[-1]) if x.ndim else 1.0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        fin = np.where(np.isfinite(x), x, -np.inf)
+        m = np.max(fin, axis=-1, keepdims=True) if x.shape[-1] else np.zeros(x.shape[:-1] + (1,))
+        m = np.where(np.isfinite(m), m, 0.0)
+        d = fin - m
+        e = np.exp(d)
+        S = np.sum(e, axis=-1, keepdims=True)
+        S = np.where(S > 0, S, 1.0)
+        s = e / S
+        ad = np.where(np.isfinite(d), np.abs(d), 0.0)
+        w = np.sum(s * (ad + C_EXP), axis=-1, keepdims=True)
+        L = np.log(S)
+    b = np.broadcast_to
+    return RowStats(d, s, n, b(L, x.shape), b(m, x.shape), b(w, x.shape))
+
+
+def _softmax_rel(st: RowStats, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+    """Relative error coefficients in units of u (good, bounded)."""
+    ua = acc_format(fmt).u / fmt.u
+    g_sum, b_sum = _sum_terms(st.n)
+    ad = np.where(np.isfinite(st.d), np.abs(st.d), 0.0)
+    core = ad + C_EXP + 1.0 + st.w
+    return core + ua * g_sum, SAFETY * (core + ua * b_sum)
+
+
+def _to_ulps(abs_err_u: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
+    """Absolute error given in units of u -> ulps, plus the subnormal allowance."""
+    return (abs_err_u * fmt.u + ABS_ULPS * fmt.min_subnormal) / ulp
+
+
+def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, ulp: np.ndarray,
+            extra: np.ndarray | None = None) -> Budget:
+    """Budgets for ``function``.  ``stats`` describes the input slices (moved
+    to the last axis); ``exact_abs`` and ``ulp`` are in the *output* layout
+    (for reductions the slice axis is gone; Jacobians gain one)."""
+    ua = acc_format(fmt).u / fmt.u
+    g_sum, b_sum = _sum_terms(stats.n)
+    rel_g, rel_b = _softmax_rel(stats, fmt)
+    ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
+    if function in ("softmax", "masked_softmax", "sparse_softmax"):
+        return Budget(_to_ulps(rel_g * exact_abs, fmt, ulp), _to_ulps(rel_b * exact_abs, fmt, ulp))
+    sumS_g = stats.w + ua * g_sum  # relative error of S, units of u
+    sumS_b = stats.w + ua * b_sum
+    absL = np.abs(stats.L)
+    if function in ("log_softmax", "sparse_log_softmax"):
+        base = ad + C_LOG * absL + exact_abs
+        return Budget(_to_ulps(base + sumS_g, fmt, ulp), _to_ulps(SAFETY * (base + sumS_b), fmt, ulp))
+    if function == "logsumexp":
+        base = C_LOG * absL[..., 0] + exact_abs
+        return Budget(_to_ulps(base + sumS_g[..., 0], fmt, ulp),
+                      _to_ulps(SAFETY * (base + sumS_b[..., 0]), fmt, ulp))
+    if function == "sigmoid":
+        rel = (C_EXP + 3.0) * exact_abs
+        return Budget(_to_ulps(rel, fmt, ulp), _to_ulps(SAFETY * rel, fmt, ulp))
+    if function == "softmax_jacobian":
+        out = []
+        for rel in (rel_g, rel_b):
+            s = stats.s
+            si, sj = s[..., :, None], s[..., None, :]
+            ei, ej = rel[..., :, None], rel[..., None, :]
+            eye = np.eye(s.shape[-1], dtype=bool)
+            e = np.where(eye, si * ei, 0.0) + si * sj * (ei + ej + 1.0) + exact_abs
+            out.append(_to_ulps(e, fmt, ulp))
+        return Budget(out[0], SAFETY * out[1])
+    if function == "softmax_vjp":
+        g = np.asarray(extra, dtype=np.float64)
+        s = stats.s
+        dot = np.sum(g * s, axis=-1, keepdims=True)
+        gap = np.abs(g - dot)
+        out = []
+        for rel, summ in ((rel_g, g_sum), (rel_b, b_sum)):
+            err_dot = np.sum(np.abs(g) * s * (rel + ua * summ + 1.0), axis=-1, keepdims=True)
+            out.append(_to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp))
+        return Budget(out[0], SAFETY * out[1])
+    if function == "cross_entropy":
+        lsm = stats.d - stats.L
+        lsm_abs = np.where(np.isfinite(lsm), np.abs(lsm), 0.0)
+        res = []
+        for sumS, k in ((sumS_g, 1.0), (sumS_b, SAFETY)):
+            per = ad + C_LOG * absL + lsm_abs + sumS  # log_softmax bound per class
+            if extra is None:  # index labels: caller passed the label's bound via ``exact_abs`` layout
+                raise ValueError("cross_entropy budgets need labels")
+            lab = np.asarray(extra)
+            if lab.dtype.kind == "f":
+                t = lab.astype(np.float64)
+                e = np.sum(t * per, axis=-1) + stats.n[..., 0] * np.sum(t * lsm_abs, axis=-1)
+            else:
+                e = np.take_along_axis(per, lab.astype(np.int64)[..., None], axis=-1)[..., 0]
+            res.append(_to_ulps(k * e, fmt, ulp))
+        return Budget(res[0], res[1])
+    raise ValueError(f"no budget for function {function!r}")
+
+
+def grade(err: np.ndarray, special: np.ndarray, budget: Budget) -> tuple[str, np.ndarray]:
+    """Per-element grade index (0..4 = exact..out-of-bound, 5 = wrong-special)
+    and the worst verdict."""
+    tiers = np.full(err.shape, 4, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        tiers = np.where(err <= budget.bounded, 3, tiers)
+        tiers = np.where(err <= budget.good, 2, tiers)
+        tiers = np.where(err <= 1.0, 1, tiers)
+        tiers = np.where(err <= 0.5, 0, tiers)
+    tiers = np.where(special, 5, tiers)
+    names = GRADES + ("out-of-bound", "wrong-special")
+    return (names[int(tiers.max())] if tiers.size else "exact"), tiers
+
+
+def describe_budget() -> dict:
+    return {"C_EXP": C_EXP, "C_LOG": C_LOG, "SAFETY": SAFETY, "ABS_ULPS": ABS_ULPS,
+            "summation": {"good": "ceil(log2 n) + 1", "bounded": "n - 1"}, "ln2": math.log(2)}

@@ -1,0 +1,59 @@
+"""The error measure: ulps of the output dtype at the *exact* value.
+
+- ulp(x) = 2**(max(floor(log2|x|), emin) - p + 1); for a zero or subnormal
+  exact value that is the smallest subnormal.
+- error = |got - exact| / ulp(exact), with exact = hi + lo (double-double), so
+  the measure itself is good to about 2**-50 ulp even for float64 outputs.
+- NaN expected and NaN got agree (error 0).  Equal infinities agree.  An
+  overflowed expectation (the exact value rounds to inf) measured against a
+  finite output is still a number.  Every other NaN/inf mismatch is not a
+  number but a ``wrong-special`` verdict: it is reported in ``special``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from oracles import Exact, Format
+
+
+@dataclass
+class Measure:
+    err: np.ndarray  # ulps, float64; NaN where ``special`` is set
+    ulp: np.ndarray  # ulp of the exact value in the output format
+    special: np.ndarray  # bool: NaN/inf mismatch
+
+
+def ulp_of(hi: np.ndarray, lo: np.ndarray, fmt: Format) -> np.ndarray:
+    """ulp in ``fmt`` of the exact value hi + lo."""
+    hi = np.asarray(hi, dtype=np.float64)
+    a = np.abs(hi)
+    with np.errstate(invalid="ignore"):
+        m, e = np.frexp(np.where(np.isfinite(a), a, 1.0))
+        top = e.astype(np.int64) - 1
+        # hi may have rounded up to a power of two from just below it.
+        below = (m == 0.5) & (np.asarray(lo) * np.sign(hi) < 0)
+    top = np.where(below, top - 1, top)
+    top = np.where(a == 0, fmt.emin, top)
+    top = np.clip(top, fmt.emin, fmt.emax)
+    return np.ldexp(1.0, (top - (fmt.p - 1)).astype(np.int32))
+
+
+def measure(got: np.ndarray, exact: Exact, fmt: Format) -> Measure:
+    g = np.asarray(got).astype(np.float64)
+    hi, lo = exact.hi, exact.lo
+    r = exact.rounded.astype(np.float64)
+    ulp = ulp_of(hi, lo, fmt)
+    err = np.zeros(g.shape, dtype=np.float64)
+    both_finite = np.isfinite(g) & np.isfinite(r)
+    overflow = np.isinf(r) & np.isfinite(g) & np.isfinite(hi)
+    numeric = both_finite | overflow
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs((g - hi) - lo)
+        err = np.where(numeric, diff / ulp, 0.0)
+    agree = (np.isnan(g) & np.isnan(r)) | (np.isinf(g) & (g == r))
+    special = ~numeric & ~agree
+    err = np.where(special, np.nan, err)
+    return Measure(err, ulp, special)
