@@ -7,6 +7,7 @@ process, so every implementation and property on the same case pays once.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from collections import OrderedDict
@@ -18,7 +19,7 @@ import oracles
 from oracles import Exact, format_of
 
 from . import policy
-from .records import Case, Finding, Impl
+from .records import Case, Finding, Impl, is_soft
 from .ulp import Measure, measure
 
 _CACHE: OrderedDict = OrderedDict()
@@ -112,7 +113,7 @@ def _stats_input(case: Case, function: str):
         extra = np.moveaxis(case.upstream.astype(np.float64), case.norm_axis, -1)
     if function == "cross_entropy":
         lab = case.labels
-        extra = np.moveaxis(lab, case.norm_axis, -1) if lab.dtype.kind == "f" else lab
+        extra = np.moveaxis(lab, case.norm_axis, -1) if is_soft(lab) else lab
     return x, keep, extra
 
 
@@ -183,6 +184,23 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
               f" bounded {bud.bounded.reshape(-1)[flat]:.3g})" if not meas.special.reshape(-1)[flat] else
               " (special-value mismatch)"))
     stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),
+             "points": _points(case, impl.function, meas.err, bud.bounded),
+             "output_sha": hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()[:12],
              "grades": {g: int((tiers == i).sum()) for i, g in enumerate(policy.GRADES + ("out-of-bound",))
                         if (tiers == i).any()}}
     return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats)
+
+
+def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: int = 8) -> list:
+    """A few (|x_i - max|, ulp error, budget) triples for the report's plots:
+    the worst elements of this output."""
+    if function not in ROW_FUNCTIONS or err.shape != case.logits.shape or not err.size:
+        return []
+    ax = case.norm_axis if case.logits.ndim else 0
+    x = case.logits.astype(np.float64).reshape(case.logits.shape or (1,))
+    with np.errstate(invalid="ignore"):
+        d = np.abs(x - np.max(np.where(np.isfinite(x), x, -np.inf), axis=ax, keepdims=True))
+    e = np.where(np.isfinite(err), err, -1).reshape(-1)
+    top = np.argsort(e)[-k:]
+    dd, bb = d.reshape(-1), bounded.reshape(-1)
+    return [[float(dd[i]), float(e[i]), float(bb[i])] for i in top if e[i] >= 0 and np.isfinite(dd[i])]

@@ -164,13 +164,14 @@ def _softmax_rel(st: RowStats, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
     ua = acc_format(fmt).u / fmt.u
     g_sum, b_sum = _sum_terms(st.n)
     ad = np.where(np.isfinite(st.d), np.abs(st.d), 0.0)
-    core = ad + C_EXP + 1.0 + st.w
+    core = np.minimum(ad + C_EXP + 1.0 + st.w, 1e300)  # |d| near max finite: keep finite
     return core + ua * g_sum, SAFETY * (core + ua * b_sum)
 
 
 def _to_ulps(abs_err_u: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
     """Absolute error given in units of u -> ulps, plus the subnormal allowance."""
-    return (abs_err_u * fmt.u + ABS_ULPS * fmt.min_subnormal) / ulp
+    e = np.nan_to_num(np.asarray(abs_err_u, dtype=np.float64), nan=0.0, posinf=1e300)
+    return (np.minimum(e, 1e300) * fmt.u + ABS_ULPS * fmt.min_subnormal) / ulp
 
 
 def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, ulp: np.ndarray,
@@ -226,7 +227,7 @@ def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, 
             if extra is None:  # index labels: caller passed the label's bound via ``exact_abs`` layout
                 raise ValueError("cross_entropy budgets need labels")
             lab = np.asarray(extra)
-            if lab.dtype.kind == "f":
+            if lab.dtype.kind not in "iub":
                 t = lab.astype(np.float64)
                 e = np.sum(t * per, axis=-1) + stats.n[..., 0] * np.sum(t * lsm_abs, axis=-1)
             else:

@@ -282,6 +282,11 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def is_soft(labels: np.ndarray) -> bool:
+    """Probability targets (any float dtype, bfloat16 included) rather than class indices."""
+    return np.asarray(labels).dtype.kind not in "iub"
+
+
 def finite_or_none(v: float | None) -> float | None:
     """JSON has no inf/NaN: map them to None (the verdict carries the meaning)."""
     if v is None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from . import exact as K
 from .formats import Format, dtype_name, format_of
 from .special import Resolved, check_profile, resolve
@@ -70,7 +71,8 @@ class _Out:
 def _rows(x: np.ndarray, axis: int) -> tuple[np.ndarray, tuple]:
     """Move ``axis`` last and flatten the rest: (rows, n) of exact Python floats."""
     moved = np.moveaxis(np.asarray(x), axis, -1)
-    return moved.reshape(-1, moved.shape[-1]).astype(np.float64), moved.shape
+    lead = int(np.prod(moved.shape[:-1], dtype=np.int64))
+    return moved.reshape(lead, moved.shape[-1]).astype(np.float64), moved.shape
 
 
 def _log_fill(v: float) -> float:
@@ -196,7 +198,7 @@ def _ziv_each(kernel: Callable[[float], list], vals: list[float], fmt: Format) -
 
 def _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt) -> Exact:
     out = _Out(len(rows))
-    soft = labels is not None and np.asarray(labels).dtype.kind == "f"
+    soft = labels is not None and np.asarray(labels).dtype.kind not in "iub"  # float or bfloat16 targets
     if function == "cross_entropy":
         if labels is None:
             raise ValueError("cross_entropy needs labels (class indices or probability targets)")

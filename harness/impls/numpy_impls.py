@@ -92,9 +92,9 @@ def softmax_jacobian(x: np.ndarray) -> np.ndarray:
 
 def cross_entropy(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     lsm = stable_log_softmax(_work(x))
-    if labels.dtype.kind == "f":
+    if labels.dtype.kind not in "iub":
         t = labels.astype(lsm.dtype)
-        return (-np.sum(np.where(t == 0, 0, t * lsm), axis=-1)).astype(x.dtype)
+        return (-np.sum(t * lsm, axis=-1)).astype(x.dtype)
     return (-np.take_along_axis(lsm, labels[..., None].astype(np.int64), axis=-1)[..., 0]).astype(x.dtype)
 
 
@@ -104,7 +104,7 @@ def masked_softmax(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     m = np.max(w, axis=-1, keepdims=True)
     e = np.where(keep, np.exp(w - np.where(np.isfinite(m), m, 0)), 0)
     S = np.sum(e, axis=-1, keepdims=True)
-    return np.where(S > 0, e / np.where(S > 0, S, 1), 0).astype(x.dtype)
+    return np.where(S == 0, 0, e / np.where(S == 0, 1, S)).astype(x.dtype)
 
 
 def sparse_rows(case: Case, fn) -> np.ndarray:
@@ -164,9 +164,9 @@ def impls() -> list[Impl]:
         Impl("numpy.softmax_vjp", "numpy", "softmax_vjp",
              lambda c: unmove(softmax_vjp(moved(c), np.moveaxis(c.upstream, c.norm_axis, -1)), c), notes=half),
         Impl("numpy.cross_entropy", "numpy", "cross_entropy",
-             lambda c: cross_entropy(moved(c), c.labels if c.labels.dtype.kind != "f"
+             lambda c: cross_entropy(moved(c), c.labels if c.labels.dtype.kind in "iub"
                                      else np.moveaxis(c.labels, c.norm_axis, -1)),
-             supports=_has_labels, profile="limit", notes="-sum t log_softmax with 0*log0 = 0; " + half),
+             supports=_has_labels, notes="-sum t log_softmax (IEEE: 0 * -inf is NaN); " + half),
         Impl("numpy.masked_softmax", "numpy", "masked_softmax",
              lambda c: unmove(masked_softmax(moved(c), np.moveaxis(c.mask, c.norm_axis, -1)), c),
              supports=_has_mask, profile="masked", notes="masked and fully masked give zeros; " + half),

@@ -1,0 +1,204 @@
+"""Drive one property over Hypothesis-generated cases for one implementation
+and dtype, and summarise it as a Result.
+
+Hypothesis shrinks a failure to a minimal counterexample and replays it last;
+that replay's exception carries the Finding and the Case, so the stored case
+is the shrunk one and the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from . import policy
+from .properties import PROPERTIES
+from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
+from .strategies import cases
+
+PROFILES = {
+    # dev: fast feedback while editing.
+    "dev": dict(max_examples=12, deadline=None, derandomize=False, print_blob=True),
+    # ci: reproducible run to run, so the baseline is stable.
+    "ci": dict(max_examples=20, deadline=None, derandomize=True, print_blob=True),
+    # thorough: many examples and long rows (2**17).
+    "thorough": dict(max_examples=300, deadline=None, derandomize=False, print_blob=True),
+}
+PROFILE_ENV = "SOFTMAX_HARNESS_PROFILE"
+INLINE_CASE_LIMIT = 4096  # elements: failing cases above this are stored, not inlined in the reproducer
+MAX_POINTS = 64
+
+
+def profile_settings(name: str, **overrides) -> settings:
+    if name not in PROFILES:
+        from .registry import UsageError
+
+        raise UsageError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
+    kw = dict(PROFILES[name])
+    kw.update(overrides)
+    return settings(
+        **kw,
+        database=None,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    )
+
+
+class ConformanceFailure(AssertionError):
+    def __init__(self, finding: Finding, case: Case):
+        super().__init__(f"{finding.property}: {finding.verdict}: {finding.message}")
+        self.finding, self.case = finding, case
+
+
+@dataclass
+class Tracker:
+    """The worst finding seen over all examples (passing ones included)."""
+
+    worst: Finding | None = None
+    worst_case: Case | None = None
+    examples: int = 0
+    unsupported: int = 0
+    unsupported_reason: str = ""
+    regimes: dict = field(default_factory=dict)
+    points: list = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)
+    max_ulp: float | None = None
+
+    def observe(self, case: Case, f: Finding) -> None:
+        self.examples += 1
+        self.regimes[case.regime] = self.regimes.get(case.regime, 0) + 1
+        if f.max_ulp is not None and np.isfinite(f.max_ulp):
+            self.max_ulp = f.max_ulp if self.max_ulp is None else max(self.max_ulp, f.max_ulp)
+        if self.worst is None or _rank(f) > _rank(self.worst):
+            self.worst, self.worst_case = f, case
+        for p in f.stats.get("points", [])[:8]:
+            if len(self.points) < MAX_POINTS:
+                self.points.append(p)
+        if "output_sha" in f.stats and len(self.outputs) < 32:
+            self.outputs[case.id] = f.stats["output_sha"]
+
+
+def _rank(f: Finding) -> tuple:
+    return (policy.VERDICTS.index(f.verdict) if f.verdict in policy.VERDICTS else 99, f.max_ulp or 0.0)
+
+
+def _blob(exc: BaseException) -> str | None:
+    for note in getattr(exc, "__notes__", []) or []:
+        m = re.search(r"@reproduce_failure\((.*)\)", note)
+        if m:
+            return m.group(1)
+    return None
+
+
+def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) -> str:
+    """A one-line command that replays the case on the implementation."""
+    if case.logits.size <= INLINE_CASE_LIMIT or stored_in is None:
+        import json
+
+        blob = json.dumps(case.to_json(), separators=(",", ":"))
+        return f"python -c \"import harness; print(harness.replay({blob!r}, {impl.id!r}, {prop!r}))\""
+    return f"softmax-harness replay {stored_in} {case.id} {impl.id} {prop}"
+
+
+def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = "bounded",
+            long_rows: bool = False, max_examples: int | None = None, seed: int | None = None,
+            env: dict | None = None) -> Result:
+    """Run property ``prop`` on Hypothesis cases for ``impl`` in ``dtype``."""
+    fn = PROPERTIES[prop][0]
+    tracker = Tracker()
+    t0 = time.perf_counter()
+    over = {}
+    if max_examples is not None:
+        over["max_examples"] = max_examples
+    if long_rows or profile == "thorough":
+        long_rows = True
+    strategy = cases(impl.function, dtype, ranks=impl.ranks, last_axis_only=impl.last_axis_only,
+                     long_rows=long_rows, max_elements=1 << 23 if long_rows else 2048)
+
+    @profile_settings(profile, **over)
+    @given(case=strategy)
+    def inner(case: Case) -> None:
+        reason = impl.unsupported(case)
+        if reason:
+            tracker.unsupported += 1
+            tracker.unsupported_reason = reason
+            return
+        f = fn(impl, case)
+        tracker.observe(case, f)
+        if not policy.passes(f.verdict, gate):
+            raise ConformanceFailure(f, case)
+
+    if seed is not None:
+        inner = _seeded(inner, seed)
+    failure: ConformanceFailure | None = None
+    blob = None
+    try:
+        inner()
+    except ConformanceFailure as e:
+        failure, blob = e, _blob(e)
+    dur = time.perf_counter() - t0
+    return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
+
+
+def _seeded(test, seed: int):
+    from hypothesis import seed as hseed
+
+    return hseed(seed)(test)
+
+
+def _result(impl, dtype, prop, tr: Tracker, failure, blob, dur, env, seed) -> Result:
+    if failure is not None:
+        f, case = failure.finding, failure.case
+    elif tr.worst is not None:
+        f, case = tr.worst, tr.worst_case
+    else:
+        reason = tr.unsupported_reason or "no example drawn"
+        return Result(impl.id, impl.family, impl.function, prop, dtype, "-", "unsupported", message=reason,
+                      device=impl.device, env=env, duration=dur, stats={"examples": 0,
+                                                                        "unsupported": tr.unsupported})
+    stats = {"examples": tr.examples, "unsupported": tr.unsupported, "regimes": tr.regimes,
+             "points": tr.points, "outputs": tr.outputs, "search_max_ulp": finite_or_none(tr.max_ulp),
+             "grades": f.stats.get("grades", {})}
+    res = Result(
+        impl=impl.id, family=impl.family, function=impl.function, property=prop, dtype=dtype,
+        regime=case.regime, verdict=f.verdict, max_ulp=finite_or_none(f.max_ulp),
+        budget_ulp=finite_or_none(f.budget_ulp), message=f.message, worst_index=f.worst_index,
+        case_id=case.id, device=impl.device, env=env, duration=dur, stats=stats,
+        hypothesis={"blob": blob, "seed": seed} if (blob or seed is not None) else None,
+    )
+    failing = failure is not None
+    if failing or case.logits.size <= 256:
+        res.case = case.to_json()
+    if failing:
+        res.reproducer = reproducer(impl, case, prop)
+        try:
+            from .evaluate import expected, invoke
+
+            oc = invoke(impl, case)
+            if oc.output is not None and oc.output.size <= INLINE_CASE_LIMIT:
+                res.output = encode_array(oc.output)
+            ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
+            if ex.rounded.size <= INLINE_CASE_LIMIT:
+                res.expected = encode_array(ex.rounded)
+        except Exception as e:  # the failure is already recorded; detail is best effort
+            res.stats["detail_error"] = f"{type(e).__name__}: {e}"
+    return res
+
+
+def output_sha(out: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(out).tobytes()).hexdigest()[:12]
+
+
+def env_id_default() -> str:
+    return os.environ.get("TOX_ENV_NAME") or os.uname().nodename
+
+
+__all__ = ["ConformanceFailure", "explore", "profile_settings", "reproducer", "st"]

@@ -1,0 +1,227 @@
+"""pytest plugin (entry point ``pytest11``): options, parametrisation of the
+conformance suite by implementation and dtype, results as JSON Lines, and the
+known-findings baseline.
+
+Results: every process (each xdist worker, or the single process) appends to
+its own ``<results>/<env-id>/<worker>.jsonl``, flushed and fsync'ed after each
+line, so a worker killed with ``kill -9`` loses only the test it was running.
+The controller writes ``env.json`` and ``impls.json`` and, at the end, reads
+every worker's file to print the summary and to report stale baseline
+entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from . import baseline as baseline_mod
+from .records import Result
+
+DEFAULT_RESULTS = "reports/out/results"
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("softmax-harness")
+    g.addoption("--impls", default=None, help="comma-separated globs of implementation ids")
+    g.addoption("--functions", default=None, help="comma-separated functions (softmax, log_softmax, ...)")
+    g.addoption("--dtypes", default=None, help="comma-separated dtypes: float16,bfloat16,float32,float64")
+    g.addoption("--profile", default=None, help="Hypothesis profile: dev, ci, thorough (env SOFTMAX_HARNESS_PROFILE)")
+    g.addoption("--results", default=None, help=f"results folder (default {DEFAULT_RESULTS})")
+    g.addoption("--env-id", default=None, help="environment label (default: tox env name or hostname)")
+    g.addoption("--special-profile", default="ieee", help="special-value convention: ieee, limit, masked")
+    g.addoption("--xfails-file", default=None, help="baseline of known findings (TOML)")
+    g.addoption("--gate", default="bounded", help="'bounded' fails on out-of-bound and worse; 'good' also on bounded")
+    g.addoption("--long-rows", action="store_true", help="include rows up to 2**17 elements")
+
+
+class HarnessConfig:
+    def __init__(self, config):
+        from oracles import DTYPE_NAMES, PROFILES
+
+        from .conformance import PROFILE_ENV
+        from .conformance import PROFILES as HYP
+        from .registry import UsageError, split_csv
+
+        opt = config.getoption
+        self.impl_globs = split_csv(opt("--impls"))
+        self.functions = split_csv(opt("--functions"))
+        self.dtypes = split_csv(opt("--dtypes")) or list(DTYPE_NAMES)
+        bad = [d for d in self.dtypes if d not in DTYPE_NAMES]
+        if bad:
+            raise UsageError(f"unknown dtype {bad[0]!r}; expected one of {', '.join(DTYPE_NAMES)}")
+        self.profile = opt("--profile") or os.environ.get(PROFILE_ENV, "dev")
+        if self.profile not in HYP:
+            raise UsageError(f"unknown profile {self.profile!r}; expected one of {', '.join(HYP)}")
+        self.special_profile = opt("--special-profile")
+        if self.special_profile not in PROFILES:
+            raise UsageError(f"unknown special profile {self.special_profile!r}; expected one of {', '.join(PROFILES)}")
+        self.gate = opt("--gate")
+        if self.gate not in ("bounded", "good"):
+            raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
+        self.long_rows = opt("--long-rows")
+        self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
+        self.results_dir = Path(opt("--results") or DEFAULT_RESULTS) / self.env_id
+        xf = opt("--xfails-file")
+        self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self._fh = None
+
+    def impls(self):
+        from .registry import select
+
+        return select(self.impl_globs, self.functions)
+
+    def write(self, res: Result) -> None:
+        if self._fh is None:
+            self.results_dir.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.results_dir / f"{self.worker}-{os.getpid()}.jsonl", "a", encoding="utf-8")
+        self._fh.write(res.dumps() + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+
+def pytest_configure(config):
+    from .registry import UsageError
+
+    try:
+        config._harness = HarnessConfig(config)
+    except UsageError as e:
+        raise pytest.UsageError(str(e)) from None
+    if not hasattr(config, "workerinput"):  # controller (or no xdist)
+        from .environment import write_env
+
+        write_env(config._harness)
+
+
+def pytest_unconfigure(config):
+    h = getattr(config, "_harness", None)
+    if h is None:
+        return
+    if h._fh is not None:
+        h._fh.close()
+    if not hasattr(config, "workerinput"):
+        from .environment import finish_env
+
+        finish_env(h)
+
+
+def pytest_generate_tests(metafunc):
+    """Conformance tests take ``impl`` and ``dtype``; the module's PROPERTY
+    decides which implementations it applies to."""
+    if not {"impl", "dtype"} <= set(metafunc.fixturenames):
+        return
+    from .properties import applies
+
+    h = metafunc.config._harness
+    prop = getattr(metafunc.module, "PROPERTY", None)
+    params, ids = [], []
+    for impl in h.impls():
+        if prop and prop in _PROPS() and not applies(prop, impl.function):
+            continue
+        for dt in impl.dtypes:
+            if dt in h.dtypes:
+                params.append(pytest.param(impl, dt, marks=pytest.mark.xdist_group(f"{impl.function}-{dt}")))
+                ids.append(f"{impl.id}-{dt}")
+    metafunc.parametrize(("impl", "dtype"), params, ids=ids)
+
+
+def _PROPS():
+    from .properties import PROPERTIES
+
+    return PROPERTIES
+
+
+class Conformance:
+    """What a conformance test calls: run a property, record, gate."""
+
+    def __init__(self, h: HarnessConfig):
+        self.h = h
+
+    def env(self, impl) -> dict:
+        return {"env_id": self.h.env_id, "profile": self.h.profile, "worker": self.h.worker}
+
+    def unavailable(self, impl, dtype: str, prop: str) -> bool:
+        ok, reason = impl.availability()
+        if ok:
+            return False
+        self.h.write(Result(impl.id, impl.family, impl.function, prop, dtype, "-", "unavailable",
+                            message=reason, device=impl.device, env=self.env(impl)))
+        pytest.skip(f"unavailable: {reason}")
+        return True
+
+    def check(self, impl, dtype: str, prop: str) -> Result:
+        from .conformance import explore
+
+        self.unavailable(impl, dtype, prop)
+        res = explore(impl, dtype, prop, self.h.profile, self.h.gate, self.h.long_rows, env=self.env(impl))
+        return self.gate(res)
+
+    def gate(self, res: Result) -> Result:
+        from . import policy
+
+        if not policy.passes(res.verdict, self.h.gate):
+            entry = self.h.baseline.match(res)
+            if entry is not None:
+                res.known = entry.reason
+                self.h.write(res)
+                pytest.xfail(f"known: {entry.reason} [{res.verdict}] {res.message}")
+            self.h.write(res)
+            pytest.fail(_failure_text(res), pytrace=False)
+        self.h.write(res)
+        return res
+
+
+def _failure_text(res: Result) -> str:
+    lines = [f"{res.impl} {res.function} {res.dtype} {res.property}: {res.verdict} (regime {res.regime})",
+             f"  {res.message}"]
+    if res.case:
+        from .records import Case
+
+        lines.append(f"  minimal case: {Case.from_json(res.case).short(12)}")
+    if res.reproducer:
+        lines.append(f"  reproduce: {res.reproducer[:600]}")
+    if res.hypothesis and res.hypothesis.get("blob"):
+        lines.append(f"  hypothesis: @reproduce_failure({res.hypothesis['blob']})")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def conformance(request) -> Conformance:
+    return Conformance(request.config._harness)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    h = getattr(config, "_harness", None)
+    if h is None or hasattr(config, "workerinput") or not h.results_dir.exists():
+        return
+    results = []
+    for f in sorted(h.results_dir.glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if r.get("time", 0) >= getattr(h, "started", 0):
+                results.append(r)
+    if not results:
+        return
+    from .summary import table
+
+    terminalreporter.write_sep("=", f"softmax-harness: {len(results)} results in {h.results_dir}")
+    terminalreporter.write_line(table(results))
+    for entry in h.baseline.stale(results):
+        msg = f"baseline entry no longer fails (fixed?): {entry.describe()}"
+        terminalreporter.write_line("FIXED: " + msg)
+        warnings.warn(msg, stacklevel=1)
+
+
+def pytest_sessionstart(session):
+    h = getattr(session.config, "_harness", None)
+    if h is not None:
+        h.started = time.time() - 1
