@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
 
 from . import policy
@@ -27,7 +27,7 @@ PROFILES = {
     # dev: fast feedback while editing.
     "dev": dict(max_examples=12, deadline=None, derandomize=False, print_blob=True),
     # ci: reproducible run to run, so the baseline is stable.
-    "ci": dict(max_examples=20, deadline=None, derandomize=True, print_blob=True),
+    "ci": dict(max_examples=30, deadline=None, derandomize=True, print_blob=True),
     # thorough: many examples and long rows (2**17).
     "thorough": dict(max_examples=300, deadline=None, derandomize=False, print_blob=True),
 }
@@ -133,6 +133,9 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
             return
         f = fn(impl, case)
         tracker.observe(case, f)
+        if f.max_ulp is not None and f.budget_ulp:
+            # Guide the search towards larger errors relative to the budget.
+            target(float(np.log2(1 + min(f.max_ulp / f.budget_ulp, 1e30))), label="error/budget")
         if not policy.passes(f.verdict, gate):
             raise ConformanceFailure(f, case)
 
@@ -146,6 +149,22 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
         failure, blob = e, _blob(e)
     dur = time.perf_counter() - t0
     return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
+
+
+def special_values(impl: Impl, dtype: str, env: dict | None = None, profile: str | None = None) -> list[Result]:
+    """One Result per fixed special-value input class (no Hypothesis)."""
+    from .special_values import check_class, classes_for
+
+    out = []
+    for name, values in classes_for(impl).items():
+        t0 = time.perf_counter()
+        f, case = check_class(impl, dtype, name, values, profile)
+        out.append(Result(impl.id, impl.family, impl.function, "special_values", dtype, case.regime, f.verdict,
+                          message=f.message, case_id=case.id, case=case.to_json(), device=impl.device,
+                          env=env or {}, duration=time.perf_counter() - t0, stats=f.stats,
+                          reproducer=reproducer(impl, case, "special_values")
+                          if not policy.passes(f.verdict) else ""))
+    return out
 
 
 def _seeded(test, seed: int):

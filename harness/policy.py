@@ -216,7 +216,10 @@ def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, 
         out = []
         for rel, summ in ((rel_g, g_sum), (rel_b, b_sum)):
             err_dot = np.sum(np.abs(g) * s * (rel + ua * summ + 1.0), axis=-1, keepdims=True)
-            out.append(_to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp))
+            # A subnormal s_j carries an absolute error of ~min_subnormal, which
+            # the multiplications by g scale up: an absolute term, in ulps.
+            sub = (s * np.sum(np.abs(g), axis=-1, keepdims=True) + gap) * ABS_ULPS * fmt.min_subnormal / ulp
+            out.append(_to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp) + sub)
         return Budget(out[0], SAFETY * out[1])
     if function == "cross_entropy":
         lsm = stats.d - stats.L

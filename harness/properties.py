@@ -369,6 +369,22 @@ PROPERTIES: dict[str, tuple[PropertyFn, tuple[str, ...] | None]] = {
 }
 
 
+def special_values_prop(impl: Impl, case: Case) -> Finding:
+    """Placeholder entry so `applies` and listings know the property; the
+    fixed classes run through harness.special_values (see conformance)."""
+    from .special_values import check_class, classes_for
+
+    worst = None
+    for name, values in classes_for(impl).items():
+        f, _ = check_class(impl, case.dtype, name, values)
+        if worst is None or policy.VERDICTS.index(f.verdict) > policy.VERDICTS.index(worst.verdict):
+            worst = f
+    return worst
+
+
+PROPERTIES["special_values"] = (special_values_prop, None)
+
+
 def applies(prop: str, function: str) -> bool:
     fns = PROPERTIES[prop][1]
     return fns is None or function in fns

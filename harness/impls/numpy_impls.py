@@ -47,7 +47,9 @@ def online_softmax(x: np.ndarray) -> np.ndarray:
     d = np.zeros(w.shape[:-1], dtype=w.dtype)
     for j in range(w.shape[-1]):
         m_new = np.maximum(m, w[..., j])
-        d = d * np.exp(m - m_new) + np.exp(w[..., j] - m_new)
+        # -inf - -inf is NaN: while the running max is still -inf, nothing rescales.
+        scale = np.where(m == m_new, 1.0, np.exp(m - m_new))
+        d = d * scale + np.where(w[..., j] == -np.inf, 0.0, np.exp(w[..., j] - m_new))
         m = m_new
     return (np.exp(w - m[..., None]) / d[..., None]).astype(x.dtype)
 
@@ -124,11 +126,21 @@ def sparse_rows(case: Case, fn) -> np.ndarray:
 
 
 def _along(fn):
-    return lambda c: unmove(fn(moved(c)), c)
+    """Apply along the case's axis; an empty axis gives an empty output."""
+    def call(c: Case) -> np.ndarray:
+        x = moved(c)
+        return unmove(x.copy() if x.shape[-1] == 0 else fn(x), c)
+
+    return call
 
 
 def _reduce(fn):
-    return lambda c: fn(moved(c))
+    """Reduce the case's axis; an empty axis gives -inf (log of an empty sum)."""
+    def call(c: Case) -> np.ndarray:
+        x = moved(c)
+        return np.full(x.shape[:-1], -np.inf, x.dtype) if x.shape[-1] == 0 else fn(x)
+
+    return call
 
 
 def _scipy(name):
@@ -162,13 +174,15 @@ def impls() -> list[Impl]:
         Impl("numpy.softmax_jacobian", "numpy", "softmax_jacobian", lambda c: softmax_jacobian(c.logits),
              last_axis_only=True, notes="s_i(1-s_i) on the diagonal; " + half),
         Impl("numpy.softmax_vjp", "numpy", "softmax_vjp",
-             lambda c: unmove(softmax_vjp(moved(c), np.moveaxis(c.upstream, c.norm_axis, -1)), c), notes=half),
+             lambda c: unmove(softmax_vjp(moved(c), np.moveaxis(c.upstream, c.norm_axis, -1))
+                              if c.row_length else moved(c).copy(), c), notes=half),
         Impl("numpy.cross_entropy", "numpy", "cross_entropy",
              lambda c: cross_entropy(moved(c), c.labels if c.labels.dtype.kind in "iub"
                                      else np.moveaxis(c.labels, c.norm_axis, -1)),
              supports=_has_labels, notes="-sum t log_softmax (IEEE: 0 * -inf is NaN); " + half),
         Impl("numpy.masked_softmax", "numpy", "masked_softmax",
-             lambda c: unmove(masked_softmax(moved(c), np.moveaxis(c.mask, c.norm_axis, -1)), c),
+             lambda c: unmove(masked_softmax(moved(c), np.moveaxis(c.mask, c.norm_axis, -1))
+                              if c.row_length else moved(c).copy(), c),
              supports=_has_mask, profile="masked", notes="masked and fully masked give zeros; " + half),
         Impl("numpy.sparse_softmax", "numpy", "sparse_softmax", lambda c: sparse_rows(c, stable_softmax),
              notes="softmax over each slice's explicit entries; " + half),

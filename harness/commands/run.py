@@ -1,0 +1,113 @@
+"""`softmax-harness run`: the whole conformance picture on one machine.
+
+Runs the conformance suite under pytest-xdist once for the current process
+and once per per-process variant (TF oneDNN off, each Keras backend, JAX
+x64), each into its own results folder, then renders one HTML report.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT / "tests" / "conformance"
+
+# (env id, environment overrides, implementation globs, module that must exist)
+VARIANTS = [
+    ("main", {}, None, None),
+    ("tf-noonednn", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "tf.*", "tensorflow"),
+    ("keras-torch", {"KERAS_BACKEND": "torch"}, "keras.*", "torch"),
+    ("keras-jax", {"KERAS_BACKEND": "jax"}, "keras.*", "jax"),
+    ("keras-numpy", {"KERAS_BACKEND": "numpy"}, "keras.*", "keras"),
+    ("jax-x64", {"JAX_ENABLE_X64": "1"}, "jax.*", "jax"),
+]
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run the conformance suite on every installed backend and write the report")
+    p.add_argument("--impls", help="comma-separated globs of implementation ids")
+    p.add_argument("--functions", help="comma-separated functions")
+    p.add_argument("--dtypes", help="comma-separated dtypes")
+    p.add_argument("--profile", default="ci", help="dev, ci or thorough (default ci)")
+    p.add_argument("-n", dest="workers", default="auto", help="pytest-xdist workers (default auto)")
+    p.add_argument("--out", default="reports/out", help="output folder (results/ and index.html)")
+    p.add_argument("--xfails-file", help="baseline of known findings")
+    p.add_argument("--no-variants", action="store_true", help="only the current process's modes")
+    p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
+    p.set_defaults(func=main)
+
+
+def _validate(args) -> None:
+    from oracles import DTYPE_NAMES
+
+    from ..conformance import PROFILES
+    from ..registry import UsageError, select, split_csv
+
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
+    for d in split_csv(args.dtypes) or []:
+        if d not in DTYPE_NAMES:
+            raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
+    select(split_csv(args.impls), split_csv(args.functions))  # unknown globs/functions -> UsageError
+    if args.xfails_file and not Path(args.xfails_file).is_file():
+        raise UsageError(f"xfails file {args.xfails_file} does not exist")
+
+
+def main(args) -> int:
+    _validate(args)
+    out = Path(args.out)
+    results = out / "results"
+    codes = {}
+    variants = VARIANTS[:1] if args.no_variants else VARIANTS
+    for env_id, overrides, globs, needs in variants:
+        if needs and importlib.util.find_spec(needs) is None:
+            print(f"[run] {env_id}: skipped, {needs} not installed (its implementations are reported unavailable "
+                  f"in the main run)")
+            continue
+        impls = args.impls if env_id == "main" else _intersect(args.impls, globs)
+        if impls is None and env_id != "main":
+            continue
+        cmd = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", "-q", "--no-header",
+               "-rN", "-n", str(args.workers), "--dist", "loadgroup", "--profile", args.profile,
+               "--results", str(results), "--env-id", env_id]
+        for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
+                         ("--xfails-file", args.xfails_file)):
+            if val:
+                cmd += [opt, val]
+        if args.long_rows:
+            cmd.append("--long-rows")
+        env = {**os.environ, **QUIET, **overrides}
+        print(f"[run] {env_id}: {' '.join(f'{k}={v}' for k, v in overrides.items()) or 'default modes'}",
+              flush=True)
+        codes[env_id] = subprocess.call(cmd, env=env, cwd=str(ROOT))
+    report = out / "index.html"
+    try:
+        from reports.render import render
+
+        render([p for p in sorted(results.iterdir()) if p.is_dir()], report)
+        print(f"[run] report: {report.resolve()}")
+    except ImportError as e:
+        print(f"[run] report not rendered: {e}")
+        return 3
+    bad = {k: v for k, v in codes.items() if v not in (0, 1)}
+    if bad:
+        print(f"[run] pytest did not complete in: {', '.join(f'{k} (exit {v})' for k, v in bad.items())}")
+        return 3
+    failing = [k for k, v in codes.items() if v == 1]
+    print(f"[run] {'non-conformant findings in: ' + ', '.join(failing) if failing else 'all conformant'}")
+    return 1 if failing else 0
+
+
+def _intersect(user: str | None, variant: str) -> str | None:
+    """A variant re-runs only its own family; with user globs, only if they
+    could select it."""
+    if not user:
+        return variant
+    prefix = variant.rstrip("*")
+    keep = [g for g in user.split(",") if g.startswith(prefix) or g.startswith("*")]
+    return ",".join(keep) if keep else None
