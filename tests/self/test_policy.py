@@ -1,0 +1,61 @@
+"""The ulp measure on hand-made cases, and the verdict policy's thresholds."""
+
+import numpy as np
+import pytest
+
+import oracles
+from harness import policy
+from harness.evaluate import budget_for, expected
+from harness.records import Case
+from harness.ulp import measure, ulp_of
+from oracles import FORMATS
+
+F32 = FORMATS["float32"]
+
+
+def test_ulp_of_normal_zero_and_subnormal():
+    hi = np.array([1.0, 1.5, 0.0, 1e-45, 2.0**-130, 2.0])
+    lo = np.array([0.0, 0.0, 0.0, 0.0, 0.0, -1e-30])
+    u = ulp_of(hi, lo, F32)
+    assert u[0] == 2.0**-23 and u[1] == 2.0**-23
+    assert u[2] == F32.min_subnormal and u[3] == F32.min_subnormal and u[4] == F32.min_subnormal
+    assert u[5] == 2.0**-23  # exact value just below 2: the binade below
+
+
+def test_measure_counts_ulps_and_specials():
+    ex = oracles.evaluate("softmax", np.array([0.0, -100.0, 0.0], dtype=np.float32))
+    got = ex.rounded.copy()
+    got[1] = np.nextafter(got[1], np.float32(1), dtype=np.float32)  # one subnormal step up
+    m = measure(got, ex, F32)
+    assert m.err[0] < 0.5 and 0.5 <= m.err[1] <= 1.5
+    got[0] = np.nan
+    m = measure(got, ex, F32)
+    assert m.special[0] and np.isnan(m.err[0])
+
+
+def _grade(x, function, err_at, ulps):
+    case = Case(np.asarray(x, dtype=np.float32))
+    ex = expected(case, function)
+    m = measure(ex.rounded, ex, F32)
+    b = budget_for(case, function, ex, m)
+    err = np.zeros_like(m.err)
+    err[err_at] = ulps
+    return policy.grade(err, m.special, b)[0]
+
+
+def test_34_ulp_at_distance_40_is_not_flagged():
+    assert _grade([0.0, -40.0], "softmax", 1, 34.0) in ("good", "bounded")
+
+
+def test_2000_ulp_at_distance_1_is_flagged():
+    assert _grade([0.0, -1.0], "softmax", 1, 2000.0) == "out-of-bound"
+
+
+@pytest.mark.parametrize("ulps,want", [(0.3, "exact"), (0.9, "faithful")])
+def test_small_errors_grade_exact_and_faithful(ulps, want):
+    assert _grade([0.0, -1.0, 2.0], "softmax", 0, ulps) == want
+
+
+def test_gate():
+    assert policy.passes("bounded") and not policy.passes("bounded", "good")
+    assert not policy.passes("out-of-bound") and not policy.passes("wrong-special")
