@@ -101,7 +101,8 @@ class Case:
         return self.logits.shape[self.norm_axis] if self.logits.ndim else 1
 
     def to_json(self) -> dict:
-        d: dict[str, Any] = {"id": self.id, "axis": self.axis, "regime": self.regime, "logits": encode_array(self.logits)}
+        d: dict[str, Any] = {"id": self.id, "axis": self.axis, "regime": self.regime,
+                             "logits": encode_array(self.logits)}
         for name in self.EXTRAS:
             a = getattr(self, name)
             if a is not None:
