@@ -149,7 +149,7 @@ def evaluate(
     lead = moved_shape[:-1]
     keep = None
     if mask is not None and function == "masked_softmax":
-        keep = np.moveaxis(np.asarray(mask, dtype=bool), axis, -1).reshape(-1, n)
+        keep = np.moveaxis(np.asarray(mask, dtype=bool), axis, -1).reshape(len(rows), n)
     if function in ("logsumexp", "cross_entropy"):
         return _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt)
     if function == "softmax_jacobian":
@@ -158,7 +158,7 @@ def evaluate(
     if function == "softmax_vjp":
         if upstream is None:
             raise ValueError("softmax_vjp needs an upstream gradient")
-        g = np.moveaxis(np.asarray(upstream, dtype=np.float64), axis, -1).reshape(-1, n)
+        g = np.moveaxis(np.asarray(upstream, dtype=np.float64), axis, -1).reshape(len(rows), n)
     if function == "masked_softmax" and mask is None:
         raise ValueError("masked_softmax needs a mask")
     out = _Out(rows.size)

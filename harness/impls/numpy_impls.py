@@ -16,6 +16,9 @@ BLOCK = 64
 
 
 def _work(x: np.ndarray) -> np.ndarray:
+    # bfloat16 has float32's range, so x - max can overflow in float32: use float64.
+    if x.dtype.name == "bfloat16":
+        return x.astype(np.float64)
     return x.astype(np.float32) if x.dtype.name in HALF else x
 
 
