@@ -1,0 +1,230 @@
+"""Read results folders.
+
+A results folder (one environment: a tox env, a per-process variant, a
+machine) holds:
+
+- ``*.jsonl``: one ``Result`` per line (``Result.to_json()``);
+- ``env.json``: environment metadata (``finished`` is missing when the run
+  did not complete);
+- ``impls.json``: ``Impl.describe()`` of every registered implementation.
+
+Every line is validated (JSON object, schema version, required fields and
+their types).  A line that cannot be read raises :class:`LoadError` naming
+the file and the line: a report or a merge built on silently skipped data
+would be wrong.  The one exception is an *unterminated* last line that is not
+JSON: a worker killed while writing leaves exactly that, and the plugin's
+contract is that such a worker loses only the result it was writing; it is
+dropped and noted in ``problems``.
+
+Each result dict gets ``_src`` = ``"<file name>:<line>"`` (not written back
+by ``merge``, which copies the validated lines verbatim).
+
+A folder with no results file, ``env.json`` or ``impls.json`` of its own but
+with result subfolders (``reports/out/results``, or a ``merge`` output)
+stands for those subfolders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.records import SCHEMA_VERSION, Result
+from harness.registry import UsageError
+
+_NUM = (int, float)
+# field -> allowed JSON types (None allowed where listed)
+_TYPES = {
+    "impl": (str,),
+    "family": (str,),
+    "function": (str,),
+    "property": (str,),
+    "dtype": (str,),
+    "regime": (str,),
+    "verdict": (str,),
+    "max_ulp": (*_NUM, type(None)),
+    "budget_ulp": (*_NUM, type(None)),
+    "message": (str,),
+    "worst_index": (list, type(None)),
+    "case_id": (str,),
+    "case": (dict, type(None)),
+    "output": (dict, type(None)),
+    "expected": (dict, type(None)),
+    "reproducer": (str,),
+    "hypothesis": (dict, type(None)),
+    "device": (str,),
+    "env": (dict,),
+    "duration": _NUM,
+    "stats": (dict,),
+    "known": (str, type(None)),
+    "time": _NUM,
+}
+
+
+class LoadError(UsageError):
+    """A results folder or line that cannot be read (one line, exit 2)."""
+
+
+@dataclass
+class ResultSet:
+    """One environment's results folder."""
+
+    dir: Path
+    env: dict | None = None
+    impls: list[dict] = field(default_factory=list)
+    results: list[dict] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # the validated source lines, verbatim, for merge
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def env_id(self) -> str:
+        if self.env and self.env.get("merged_as"):  # renamed by merge to keep two runs apart
+            return str(self.env["merged_as"])
+        if self.env and self.env.get("env_id"):
+            return str(self.env["env_id"])
+        for r in self.results:
+            eid = (r.get("env") or {}).get("env_id")
+            if eid:
+                return str(eid)
+        return self.dir.name
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.env and self.env.get("finished"))
+
+    @property
+    def partial(self) -> bool:
+        return not self.finished or not self.results
+
+
+def validate_line(text: str, where: str) -> dict:
+    """Parse and validate one JSONL line; ``where`` is ``file:line``."""
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise LoadError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(d, dict):
+        raise LoadError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    if "schema" not in d:
+        raise LoadError(f"{where}: no schema version (not a softmax-harness result?)")
+    if d["schema"] != SCHEMA_VERSION:
+        raise LoadError(f"{where}: schema version {d['schema']!r}, this harness reads {SCHEMA_VERSION}")
+    missing = [k for k in Result.REQUIRED if k not in d]
+    if missing:
+        raise LoadError(f"{where}: missing field(s) {', '.join(missing)}")
+    for k, types in _TYPES.items():
+        if k in d and not isinstance(d[k], types):
+            raise LoadError(f"{where}: field {k!r} has type {type(d[k]).__name__}")
+    return d
+
+
+def _read_json(p: Path, kind: type):
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise LoadError(f"{p}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise LoadError(f"{p}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise LoadError(f"{p}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, kind):
+        raise LoadError(f"{p}: expected a JSON {'object' if kind is dict else 'list'}")
+    return data
+
+
+def _read_jsonl(p: Path, rs: ResultSet) -> None:
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise LoadError(f"{p}: cannot read ({e.strerror or e})") from None
+    lines = raw.split(b"\n")
+    last = len(lines) - 1
+    for i, bline in enumerate(lines):
+        if not bline.strip():
+            continue
+        where = f"{p}:{i + 1}"
+        try:
+            text = bline.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LoadError(f"{where}: not UTF-8 text") from None
+        if i == last:  # no newline after it: possibly cut short by a killed writer
+            try:
+                json.loads(text)
+            except json.JSONDecodeError:
+                rs.problems.append(f"{p.name}:{i + 1}: last line is cut short (writer killed?); ignored")
+                continue
+        d = validate_line(text, where)
+        d["_src"] = f"{p.name}:{i + 1}"
+        rs.results.append(d)
+        rs.lines.append(text)
+
+
+def _is_results_dir(p: Path) -> bool:
+    return any(p.glob("*.jsonl")) or (p / "env.json").is_file() or (p / "impls.json").is_file()
+
+
+def expand(dirs) -> list[Path]:
+    """Results folders named by ``dirs`` (parents stand for their subfolders)."""
+    out: list[Path] = []
+    for d in dirs:
+        p = Path(d)
+        if not p.exists():
+            raise LoadError(f"results folder {p} does not exist")
+        if not p.is_dir():
+            raise LoadError(f"{p} is not a folder (expected a results folder)")
+        try:
+            if _is_results_dir(p):
+                out.append(p)
+                continue
+            subs = sorted(s for s in p.iterdir() if s.is_dir() and _is_results_dir(s))
+        except OSError as e:
+            raise LoadError(f"results folder {p} cannot be read ({e.strerror or e})") from None
+        if not subs:
+            raise LoadError(f"{p} holds no results (no *.jsonl, env.json or impls.json, nor subfolders with them)")
+        out.extend(subs)
+    seen, uniq = set(), []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            uniq.append(p)
+    return uniq
+
+
+def load_dir(p: Path) -> ResultSet:
+    p = Path(p)
+    rs = ResultSet(dir=p)
+    env_p, impls_p = p / "env.json", p / "impls.json"
+    if env_p.is_file():
+        rs.env = _read_json(env_p, dict)
+        if rs.env.get("note"):
+            rs.problems.append(str(rs.env["note"]))
+        if not rs.env.get("finished"):
+            rs.problems.append("env.json has no 'finished' time: the run did not complete")
+    else:
+        rs.problems.append("env.json is missing")
+    if impls_p.is_file():
+        rs.impls = _read_json(impls_p, list)
+        for i, d in enumerate(rs.impls):
+            if not isinstance(d, dict) or not isinstance(d.get("id"), str):
+                raise LoadError(f"{impls_p}: entry {i + 1} is not an implementation description")
+    else:
+        rs.problems.append("impls.json is missing (unavailable implementations cannot be listed)")
+    files = sorted(p.glob("*.jsonl"))
+    for f in files:
+        _read_jsonl(f, rs)
+        rs.files.append(f.name)
+    if not files:
+        rs.problems.append("no results (*.jsonl) in this folder")
+    elif not rs.results:
+        rs.problems.append("the results files are empty")
+    return rs
+
+
+def load(dirs) -> list[ResultSet]:
+    """Load every results folder named by ``dirs`` (see :func:`expand`)."""
+    if isinstance(dirs, (str, Path)):
+        dirs = [dirs]
+    return [load_dir(p) for p in expand(dirs)]
