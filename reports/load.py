@@ -77,6 +77,7 @@ class ResultSet:
     lines: list[str] = field(default_factory=list)  # the validated source lines, verbatim, for merge
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    label: str = ""  # unique among the sets loaded together (see ``load``)
 
     @property
     def env_id(self) -> str:
@@ -166,8 +167,13 @@ def _is_results_dir(p: Path) -> bool:
 
 
 def expand(dirs) -> list[Path]:
-    """Results folders named by ``dirs`` (parents stand for their subfolders)."""
+    """Results folders named by ``dirs`` (parents stand for their subfolders).
+
+    A named folder holding nothing at all is kept as an (empty, partial)
+    results folder when other folders have results, e.g. an environment that
+    crashed before writing anything; alone, it is an error."""
     out: list[Path] = []
+    empty: list[Path] = []
     for d in dirs:
         p = Path(d)
         if not p.exists():
@@ -182,8 +188,12 @@ def expand(dirs) -> list[Path]:
         except OSError as e:
             raise LoadError(f"results folder {p} cannot be read ({e.strerror or e})") from None
         if not subs:
-            raise LoadError(f"{p} holds no results (no *.jsonl, env.json or impls.json, nor subfolders with them)")
+            empty.append(p)
+            continue
         out.extend(subs)
+    if empty and not out:
+        raise LoadError(f"{empty[0]} holds no results (no *.jsonl, env.json or impls.json, nor subfolders with them)")
+    out.extend(empty)
     seen, uniq = set(), []
     for p in out:
         key = p.resolve()
@@ -227,4 +237,15 @@ def load(dirs) -> list[ResultSet]:
     """Load every results folder named by ``dirs`` (see :func:`expand`)."""
     if isinstance(dirs, (str, Path)):
         dirs = [dirs]
-    return [load_dir(p) for p in expand(dirs)]
+    sets = [load_dir(p) for p in expand(dirs)]
+    taken: set[str] = set()
+    for rs in sets:  # two folders with the same env id (two machines, not merged) stay apart
+        label = rs.env_id
+        if label in taken:
+            label = f"{rs.env_id}@{(rs.env or {}).get('hostname') or rs.dir.parent.name}"
+        base, k = label, 2
+        while label in taken:
+            label, k = f"{base}-{k}", k + 1
+        taken.add(label)
+        rs.label = label
+    return sets

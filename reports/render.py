@@ -284,7 +284,7 @@ def _impl_infos(sets: list[ResultSet]) -> dict[str, dict]:
                 infos[d["id"]] = entry
                 cur = entry
             if not d.get("available", True):
-                cur["unavailable_in"][rs.env_id] = d.get("reason") or "unavailable"
+                cur["unavailable_in"][rs.label] = d.get("reason") or "unavailable"
     return infos
 
 
@@ -293,7 +293,7 @@ def _env_entry(rs: ResultSet, results: list[dict]) -> dict:
     counts = Counter(effective(r) for r in results)
     modes = {k: env.get(k) for k in ("tf_onednn", "keras_backend", "jax_x64", "tox_env") if env.get(k) is not None}
     return {
-        "id": rs.env_id, "dir": str(rs.dir), "python": env.get("python", "?"), "platform": env.get("platform", "?"),
+        "id": rs.label, "dir": str(rs.dir), "python": env.get("python", "?"), "platform": env.get("platform", "?"),
         "hostname": env.get("hostname", "?"), "device": env.get("device", "?"), "gpu": env.get("gpu"),
         "modes": modes, "started": fmt_time(env.get("started")), "finished": fmt_time(env.get("finished")),
         "complete": rs.finished and bool(results), "problems": list(rs.problems), "n": len(results),
@@ -303,28 +303,30 @@ def _env_entry(rs: ResultSet, results: list[dict]) -> dict:
 
 
 def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> dict:
+    for rs in sets:
+        rs.label = rs.label or rs.env_id
     infos = _impl_infos(sets)
     # -------- rows
     envs_of: dict[str, list[str]] = defaultdict(list)
     for rs in sets:
         for r in rs.results:
-            if rs.env_id not in envs_of[r["impl"]]:
-                envs_of[r["impl"]].append(rs.env_id)
+            if rs.label not in envs_of[r["impl"]]:
+                envs_of[r["impl"]].append(rs.label)
     rows: dict[tuple[str, str | None], Row] = {}
     all_results: list[dict] = []
     for rs in sets:
         for r in rs.results:
             r = dict(r)
-            r["_env"] = rs.env_id
+            r["_env"] = rs.label
             r["_dir"] = str(rs.dir)
             r["_eff"] = effective(r)
             multi = len(envs_of[r["impl"]]) > 1
-            rk = (r["impl"], rs.env_id if multi else None)
+            rk = (r["impl"], rs.label if multi else None)
             row = rows.get(rk)
             if row is None:
                 info = infos.get(r["impl"], {})
-                row = Row(key=len(rows), impl=r["impl"], env_id=rs.env_id if multi else None,
-                          label=f"{r['impl']} @ {rs.env_id}" if multi else r["impl"],
+                row = Row(key=len(rows), impl=r["impl"], env_id=rs.label if multi else None,
+                          label=f"{r['impl']} @ {rs.label}" if multi else r["impl"],
                           family=r.get("family") or info.get("family", "?"),
                           function=r.get("function") or info.get("function", "?"),
                           device=r.get("device") or info.get("device", "cpu"), info=info)
@@ -462,7 +464,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> dict:
     model = {
         "generated": fmt_time(time.time()),
         "sources": [str(rs.dir) for rs in sets],
-        "envs": envs, "versions": versions, "env_ids": [rs.env_id for rs in sets],
+        "envs": envs, "versions": versions, "env_ids": [rs.label for rs in sets],
         "counts": counts, "verdict_cols": verdict_cols, "total": len(all_results),
         "n_failing": sum(1 for r in all_results if failing(r["_eff"])),
         "n_known": counts.get("known", 0),

@@ -218,6 +218,20 @@ def test_merge_combines_and_keeps_runs_apart(fixture_dirs, tmp_path, capsys):
     assert {"fx.softmax[cpu] @ fx-main", "fx.softmax[cpu] @ fx-main@machine2"} <= labels
 
 
+def test_same_env_id_from_two_machines_stays_apart(fixture_dirs, tmp_path):
+    other = _copy_env(fixture_dirs["main"], tmp_path / "machine2" / "fx-main")
+    env = json.loads((other / "env.json").read_text())
+    env["hostname"] = "machine2"
+    (other / "env.json").write_text(json.dumps(env))
+    empty = tmp_path / "crashed-before-start"
+    empty.mkdir()
+    sets = load([fixture_dirs["main"], other, empty])
+    assert [s.label for s in sets] == ["fx-main", "fx-main@machine2", "crashed-before-start"]
+    assert "no results (*.jsonl) in this folder" in sets[2].problems
+    labels = {m["label"] for m in build(sets)["matrix"]}
+    assert {"fx.softmax[cpu] @ fx-main", "fx.softmax[cpu] @ fx-main@machine2"} <= labels
+
+
 def test_large_result_set_stays_small(tmp_path):
     d = fx.many(tmp_path, 10_000)
     t0 = time.perf_counter()
