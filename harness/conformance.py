@@ -9,6 +9,7 @@ is the shrunk one and the same seed gives the same bytes.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from . import policy
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
 from .strategies import cases
+from .strategies.hypothesis_helpers import regimes_for
 
 PROFILES = {
     # dev: fast feedback while editing.
@@ -34,6 +36,7 @@ PROFILES = {
 PROFILE_ENV = "SOFTMAX_HARNESS_PROFILE"
 INLINE_CASE_LIMIT = 4096  # elements: failing cases above this are stored, not inlined in the reproducer
 MAX_POINTS = 64
+MIN_PER_REGIME = 3  # examples per regime, whatever the profile's total
 
 
 def profile_settings(name: str, **overrides) -> settings:
@@ -111,19 +114,42 @@ def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) 
 def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = "bounded",
             long_rows: bool = False, max_examples: int | None = None, seed: int | None = None,
             env: dict | None = None) -> Result:
-    """Run property ``prop`` on Hypothesis cases for ``impl`` in ``dtype``."""
+    """Run property ``prop`` on Hypothesis cases for ``impl`` in ``dtype``.
+
+    The example budget is split over the regimes, one Hypothesis run each, so
+    that a short (ci) budget still reaches every regime at least
+    ``MIN_PER_REGIME`` times instead of whatever a 30-draw sample happens to
+    hit.  The first failing regime stops the search."""
     fn = PROPERTIES[prop][0]
     tracker = Tracker()
     t0 = time.perf_counter()
-    over = {}
-    if max_examples is not None:
-        over["max_examples"] = max_examples
     if long_rows or profile == "thorough":
         long_rows = True
-    strategy = cases(impl.function, dtype, ranks=impl.ranks, last_axis_only=impl.last_axis_only,
-                     long_rows=long_rows, max_elements=1 << 23 if long_rows else 2048)
+    total = max_examples if max_examples is not None else profile_settings(profile).max_examples
+    regimes = regimes_for(impl.function, long_rows)
+    if impl.ranks is not None and max(impl.ranks) < 2:
+        regimes = tuple(r for r in regimes if r != "hetero-rows")  # needs two slices
+    per = max(MIN_PER_REGIME if max_examples is None else 1, math.ceil(total / len(regimes)))
+    failure: ConformanceFailure | None = None
+    blob = None
+    for regime in regimes:
+        strategy = cases(impl.function, dtype, regimes=(regime,), ranks=impl.ranks,
+                         last_axis_only=impl.last_axis_only, long_rows=long_rows,
+                         max_elements=1 << 23 if long_rows else 2048)
+        inner = _property_test(impl, fn, strategy, tracker, gate, profile_settings(profile, max_examples=per))
+        if seed is not None:
+            inner = _seeded(inner, seed)
+        try:
+            inner()
+        except ConformanceFailure as e:
+            failure, blob = e, _blob(e)
+            break
+    dur = time.perf_counter() - t0
+    return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
 
-    @profile_settings(profile, **over)
+
+def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings):
+    @config
     @given(case=strategy)
     def inner(case: Case) -> None:
         reason = impl.unsupported(case)
@@ -134,21 +160,16 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
         f = fn(impl, case)
         tracker.observe(case, f)
         if f.max_ulp is not None and f.budget_ulp:
-            # Guide the search towards larger errors relative to the budget.
-            target(float(np.log2(1 + min(f.max_ulp / f.budget_ulp, 1e30))), label="error/budget")
+            # Guide the search towards larger errors relative to the budget
+            # (an infinite budget or error gives no usable signal).
+            with np.errstate(all="ignore"):
+                ratio = float(f.max_ulp) / float(f.budget_ulp)
+            if math.isfinite(ratio):
+                target(float(np.log2(1 + min(max(ratio, 0.0), 1e30))), label="error/budget")
         if not policy.passes(f.verdict, gate):
             raise ConformanceFailure(f, case)
 
-    if seed is not None:
-        inner = _seeded(inner, seed)
-    failure: ConformanceFailure | None = None
-    blob = None
-    try:
-        inner()
-    except ConformanceFailure as e:
-        failure, blob = e, _blob(e)
-    dur = time.perf_counter() - t0
-    return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
+    return inner
 
 
 def special_values(impl: Impl, dtype: str, env: dict | None = None, profile: str | None = None) -> list[Result]:

@@ -174,8 +174,22 @@ def _to_ulps(abs_err_u: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
     return (np.minimum(e, 1e300) * fmt.u + ABS_ULPS * fmt.min_subnormal) / ulp
 
 
+def _abs_to_ulps(abs_err: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
+    """Absolute error (already multiplied by u) -> ulps, plus the subnormal allowance."""
+    e = np.nan_to_num(np.asarray(abs_err, dtype=np.float64), nan=0.0, posinf=fmt.max_finite)
+    return (e + ABS_ULPS * fmt.min_subnormal) / ulp
+
+
 def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, ulp: np.ndarray,
             extra: np.ndarray | None = None) -> Budget:
+    """Budgets for ``function``; an overflowing budget is +inf (anything goes
+    there, e.g. a subnormal ulp beside a huge |x|), without a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _budgets(function, stats, exact_abs, fmt, ulp, extra)
+
+
+def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, ulp: np.ndarray,
+             extra: np.ndarray | None = None) -> Budget:
     """Budgets for ``function``.  ``stats`` describes the input slices (moved
     to the last axis); ``exact_abs`` and ``ulp`` are in the *output* layout
     (for reductions the slice axis is gone; Jacobians gain one)."""
@@ -188,13 +202,17 @@ def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, 
     sumS_g = stats.w + ua * g_sum  # relative error of S, units of u
     sumS_b = stats.w + ua * b_sum
     absL = np.abs(stats.L)
+    # The log family adds terms of size |x| ~ max finite: scale by u *before*
+    # adding (absolute units), or the sum overflows and the budget collapses.
+    U = fmt.u
     if function in ("log_softmax", "sparse_log_softmax"):
-        base = ad + C_LOG * absL + exact_abs
-        return Budget(_to_ulps(base + sumS_g, fmt, ulp), _to_ulps(SAFETY * (base + sumS_b), fmt, ulp))
+        base = ad * U + C_LOG * U * absL + exact_abs * U
+        return Budget(_abs_to_ulps(base + sumS_g * U, fmt, ulp),
+                      _abs_to_ulps(SAFETY * (base + sumS_b * U), fmt, ulp))
     if function == "logsumexp":
-        base = C_LOG * absL[..., 0] + exact_abs
-        return Budget(_to_ulps(base + sumS_g[..., 0], fmt, ulp),
-                      _to_ulps(SAFETY * (base + sumS_b[..., 0]), fmt, ulp))
+        base = C_LOG * U * absL[..., 0] + exact_abs * U
+        return Budget(_abs_to_ulps(base + sumS_g[..., 0] * U, fmt, ulp),
+                      _abs_to_ulps(SAFETY * (base + sumS_b[..., 0] * U), fmt, ulp))
     if function == "sigmoid":
         rel = (C_EXP + 3.0) * exact_abs
         return Budget(_to_ulps(rel, fmt, ulp), _to_ulps(SAFETY * rel, fmt, ulp))
@@ -222,11 +240,12 @@ def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, 
             out.append(_to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp) + sub)
         return Budget(out[0], SAFETY * out[1])
     if function == "cross_entropy":
-        lsm = stats.d - stats.L
-        lsm_abs = np.where(np.isfinite(lsm), np.abs(lsm), 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            lsm = stats.d - stats.L
+        lsm_abs = np.where(np.isfinite(lsm), np.abs(lsm), 0.0) * U
         res = []
         for sumS, k in ((sumS_g, 1.0), (sumS_b, SAFETY)):
-            per = ad + C_LOG * absL + lsm_abs + sumS  # log_softmax bound per class
+            per = ad * U + C_LOG * U * absL + lsm_abs + sumS * U  # log_softmax bound per class (absolute)
             if extra is None:  # index labels: caller passed the label's bound via ``exact_abs`` layout
                 raise ValueError("cross_entropy budgets need labels")
             lab = np.asarray(extra)
@@ -235,7 +254,7 @@ def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, 
                 e = np.sum(t * per, axis=-1) + stats.n[..., 0] * np.sum(t * lsm_abs, axis=-1)
             else:
                 e = np.take_along_axis(per, lab.astype(np.int64)[..., None], axis=-1)[..., 0]
-            res.append(_to_ulps(k * e, fmt, ulp))
+            res.append(_abs_to_ulps(k * e, fmt, ulp))
         return Budget(res[0], res[1])
     raise ValueError(f"no budget for function {function!r}")
 

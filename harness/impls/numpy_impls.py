@@ -69,7 +69,9 @@ def blocked_softmax(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
         blk = w[..., start:start + block]
         mb = np.max(blk, axis=-1)
         ms.append(mb)
-        ss.append(np.sum(np.exp(blk - mb[..., None]), axis=-1))
+        # A block of only -inf (a masked tile) must contribute 0, not exp(-inf + inf) = NaN.
+        shift = np.where(mb == -np.inf, 0, mb)
+        ss.append(np.sum(np.exp(blk - shift[..., None]), axis=-1))
     M = np.max(np.stack(ms, -1), axis=-1)
     S = sum(sb * np.exp(mb - M) for mb, sb in zip(ms, ss))
     return (np.exp(w - M[..., None]) / S[..., None]).astype(x.dtype)
@@ -99,7 +101,8 @@ def cross_entropy(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     lsm = stable_log_softmax(_work(x))
     if labels.dtype.kind not in "iub":
         t = labels.astype(lsm.dtype)
-        return (-np.sum(t * lsm, axis=-1)).astype(x.dtype)
+        # 0 * log 0 = 0 (a -inf logit with zero target mass contributes nothing).
+        return (-np.sum(np.where(t == 0, 0, t * lsm), axis=-1)).astype(x.dtype)
     return (-np.take_along_axis(lsm, labels[..., None].astype(np.int64), axis=-1)[..., 0]).astype(x.dtype)
 
 
@@ -107,7 +110,8 @@ def masked_softmax(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Masked positions and fully masked slices give exact zeros."""
     w = np.where(keep, _work(x), -np.inf)
     m = np.max(w, axis=-1, keepdims=True)
-    e = np.where(keep, np.exp(w - np.where(np.isfinite(m), m, 0)), 0)
+    # Shift by 0 only for a fully masked / all -inf slice; +inf keeps inf - inf = NaN.
+    e = np.where(keep, np.exp(w - np.where(m == -np.inf, 0, m)), 0)
     S = np.sum(e, axis=-1, keepdims=True)
     return np.where(S == 0, 0, e / np.where(S == 0, 1, S)).astype(x.dtype)
 

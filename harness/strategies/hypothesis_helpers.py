@@ -171,7 +171,8 @@ def cases(draw, function: str, dtype: str, *, regimes: tuple[str, ...] | None = 
     else:
         shape, axis = draw(shape_and_axis(min_dims, max_dims, max_len=max_len, last_axis=last_axis_only,
                                           allow_empty=False,  # empty axes: special_values property
-                                          max_elements=max_elements))
+                                          max_elements=max_elements,
+                                          min_slices=2 if regime == "hetero-rows" else 1))
     if ranks and len(shape) not in ranks:  # constructive: ranks constrain min/max above
         shape = shape[-max(ranks):]
         axis = -1

@@ -27,16 +27,19 @@ def row_lengths(max_len: int = 257, allow_empty: bool = False) -> st.SearchStrat
 @st.composite
 def shape_and_axis(draw, min_dims: int = 1, max_dims: int = 4, max_len: int = 257, batch_max: int = 6,
                    allow_empty: bool = False, last_axis: bool = False, square: bool | None = None,
-                   max_elements: int = 4096):
+                   max_elements: int = 4096, min_slices: int = 1):
     """A shape with one reduction axis of interesting length; other dims small.
+    ``min_slices`` > 1 makes the first batch dimension at least that long
+    (hetero rows need two slices to tell a per-slice max from a global one).
 
     Returns (shape, axis) with axis drawn positive or negative."""
-    ndim = draw(st.integers(min_dims, max_dims))
+    ndim = draw(st.integers(max(min_dims, 2 if min_slices > 1 else 1), max(max_dims, 2 if min_slices > 1 else 1)))
     n = draw(row_lengths(max_len, allow_empty))
-    budget = max(1, max_elements // max(n, 1))
+    budget = max(min_slices, max_elements // max(n, 1))
     dims = []
-    for _ in range(ndim - 1):
-        b = draw(st.integers(1, max(1, min(batch_max, budget))))
+    for k in range(ndim - 1):
+        lo = min_slices if k == 0 else 1
+        b = draw(st.integers(lo, max(lo, min(batch_max, budget))))
         budget = max(1, budget // b)
         dims.append(b)
     pos = ndim - 1 if last_axis else draw(st.integers(0, ndim - 1))
