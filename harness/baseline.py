@@ -116,7 +116,8 @@ def from_results(results: list[dict], old: Baseline | None = None) -> list[Entry
         if key in seen:
             continue
         prev = old.match(r) if old else None
-        seen[key] = Entry(r["impl"], r["property"], r["dtype"], regime, "*",
+        # The verdict is kept: out-of-bound turning into wrong-special is a change to see.
+        seen[key] = Entry(r["impl"], r["property"], r["dtype"], regime, str(r.get("verdict", "*")),
                           prev.reason if prev else f"{r.get('verdict')}: {str(r.get('message', ''))[:160]}",
                           prev.link if prev else "")
     return list(seen.values())

@@ -1,0 +1,142 @@
+"""TensorFlow implementations (CPU).
+
+oneDNN is chosen per process by TF_ENABLE_ONEDNN_OPTS ("0"/"false" off,
+"1"/"true" on); the mode changes kernels, so it is part of every id.  Unset,
+TensorFlow's default on Linux x86 is on only for CPUs with neural-network
+features (AVX512_VNNI, AVX512_BF16, AVX_VNNI, AMX), read here from
+/proc/cpuinfo.  Nothing here sets the variable: the other mode needs another
+process (the `run` command does that).  TensorFlow is imported inside the
+adapters, which check that the process really runs the mode in the id.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+from ..records import Case, Impl, is_soft
+from . import ALL_DTYPES, moved
+
+NN_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
+
+
+def _default_on() -> bool:
+    if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool(NN_FLAGS & set(flags))
+
+
+def onednn_mode() -> str:
+    v = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    if v in ("0", "false"):
+        return "off"
+    if v in ("1", "true"):
+        return "on"
+    return "on" if _default_on() else "off"
+
+
+def _tf():
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.util import _pywrap_util_port as port  # private, so only if present
+        got = "on" if port.IsMklEnabled() else "off"
+    except (ImportError, AttributeError):
+        return tf
+    if got != onednn_mode():
+        raise RuntimeError(f"TensorFlow runs with oneDNN {got}, the implementation id says {onednn_mode()}")
+    return tf
+
+
+def _run(fn):
+    """fn(tf, case) -> tensor, on the CPU; numpy out (bfloat16 stays ml_dtypes.bfloat16)."""
+    def call(c: Case) -> np.ndarray:
+        tf = _tf()
+        with tf.device("/CPU:0"):
+            return np.asarray(fn(tf, c).numpy())
+
+    return call
+
+
+def _x(tf, c: Case):
+    return tf.constant(c.logits)
+
+
+def _sparse_softmax(tf, c: Case):
+    st = tf.sparse.SparseTensor(c.indices.astype(np.int64), c.logits[tuple(c.indices.T)], c.logits.shape)
+    return tf.sparse.softmax(tf.sparse.reorder(st)).values  # reorder: a no-op on row-major input
+
+
+def _flat_rows(c: Case):
+    k = c.logits.shape[-1] if c.logits.ndim else 1
+    return c.logits.reshape(-1, k), c.logits.shape + (k,)
+
+
+def _jacobian(tf, c: Case):
+    rows, shape = _flat_rows(c)
+    x = tf.constant(rows)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.softmax(x, axis=-1)
+    return tf.reshape(tape.batch_jacobian(y, x), shape)
+
+
+def _vjp(tf, c: Case):
+    x = _x(tf, c)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.softmax(x, axis=c.norm_axis)
+    return tape.gradient(y, x, output_gradients=tf.constant(c.upstream))
+
+
+def _labels(soft: bool):
+    def check(c: Case) -> str | None:
+        if c.labels is None:
+            return "needs labels"
+        if is_soft(c.labels) != soft:
+            return f"takes {'probability targets' if soft else 'class-index labels'} only"
+        return None
+
+    return check
+
+
+def impls() -> list[Impl]:
+    m = f"[onednn={onednn_mode()}]"
+    base = dict(family="tensorflow", requires=("tensorflow",))
+    note = "computes in the input dtype"
+    return [
+        Impl(f"tf.nn.softmax{m}", function="softmax",
+             fn=_run(lambda tf, c: tf.nn.softmax(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
+        Impl(f"tf.nn.log_softmax{m}", function="log_softmax",
+             fn=_run(lambda tf, c: tf.nn.log_softmax(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
+        Impl(f"tf.math.reduce_logsumexp{m}", function="logsumexp",
+             fn=_run(lambda tf, c: tf.math.reduce_logsumexp(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
+        Impl(f"tf.math.sigmoid{m}", function="sigmoid", fn=_run(lambda tf, c: tf.math.sigmoid(_x(tf, c))),
+             **base),
+        Impl(f"tf.nn.softmax_cross_entropy_with_logits{m}", function="cross_entropy",
+             fn=_run(lambda tf, c: tf.nn.softmax_cross_entropy_with_logits(
+                 tf.constant(c.labels), _x(tf, c), axis=c.norm_axis)),
+             supports=_labels(soft=True), notes="probability targets of the logits' shape", **base),
+        Impl(f"tf.nn.sparse_softmax_cross_entropy_with_logits{m}", function="cross_entropy",
+             fn=_run(lambda tf, c: tf.nn.sparse_softmax_cross_entropy_with_logits(
+                 tf.constant(c.labels.astype(np.int64)), tf.constant(moved(c)))),
+             supports=_labels(soft=False), last_axis_only=True,
+             notes="class-index labels; classes on the last axis only", **base),
+        Impl(f"tf.sparse.softmax{m}", function="sparse_softmax", fn=_run(_sparse_softmax),
+             dtypes=("float16", "float32", "float64"),
+             supports=lambda c: None if c.indices is not None else "needs COO indices",
+             notes="SparseTensor over the last dimension; the kernel has no bfloat16", **base),
+        Impl(f"tf.GradientTape.batch_jacobian{m}", function="softmax_jacobian", fn=_run(_jacobian),
+             dtypes=ALL_DTYPES, last_axis_only=True,
+             notes="tape.batch_jacobian(tf.nn.softmax(x), x) on (N, k)", **base),
+        Impl(f"tf.GradientTape.gradient{m}", function="softmax_vjp", fn=_run(_vjp),
+             notes="tape.gradient(softmax(x), x, output_gradients=upstream)", **base),
+    ]
