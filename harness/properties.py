@@ -23,6 +23,7 @@ from .evaluate import accuracy as _accuracy
 from .evaluate import budget_for, expected, invoke
 from .evaluate import contract as _contract
 from .records import Case, Finding, Impl, is_soft
+from .sigmoid_equivalence import sigmoid_equivalence
 from .ulp import measure
 
 SOFTMAX_LIKE = ("softmax", "masked_softmax", "sparse_softmax")
@@ -383,6 +384,7 @@ def special_values_prop(impl: Impl, case: Case) -> Finding:
 
 
 PROPERTIES["special_values"] = (special_values_prop, None)
+PROPERTIES["sigmoid_equivalence"] = (sigmoid_equivalence, ("sigmoid",))
 
 
 def applies(prop: str, function: str) -> bool:

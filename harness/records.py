@@ -148,6 +148,7 @@ class Impl:
     probe: Callable[[], str | None] | None = None  # extra availability check -> reason
     profile: str = "ieee"  # special-value convention it claims
     supports: Callable[[Case], str | None] | None = None  # extra capability check -> reason
+    partner: str | None = None  # sigmoid: id of the same framework's softmax (sigmoid_equivalence)
 
     def availability(self) -> tuple[bool, str]:
         """(available, reason).  Never raises."""
@@ -208,6 +209,7 @@ class Impl:
             "ranks": None if self.ranks is None else list(self.ranks),
             "last_axis_only": self.last_axis_only,
             "profile": self.profile,
+            "partner": self.partner,
         }
 
 

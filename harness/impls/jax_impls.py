@@ -76,6 +76,7 @@ def impls() -> list[Impl]:
             Impl(f"jax.nn.logsumexp{m}", function="logsumexp",
                  fn=_run(lambda jax, x, c, put: jax.nn.logsumexp(x, axis=c.norm_axis), dev), **base),
             Impl(f"jax.nn.sigmoid{m}", function="sigmoid", fn=_run(lambda jax, x, c, put: jax.nn.sigmoid(x), dev),
+                 partner=f"jax.nn.softmax{m}",
                  **base),
             Impl(f"jax.jacrev.softmax{m}", function="softmax_jacobian", fn=_run(_jacrev, dev),
                  last_axis_only=True, **{**base, "notes": base["notes"] + "; vmap(jacrev(softmax)) over rows"}),

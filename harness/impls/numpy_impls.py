@@ -177,7 +177,8 @@ def impls() -> list[Impl]:
              notes="two-level per-block max/sum with a partial tail block; " + half),
         Impl("numpy.stable_log_softmax", "numpy", "log_softmax", _along(stable_log_softmax), notes=half),
         Impl("numpy.stable_logsumexp", "numpy", "logsumexp", _reduce(stable_logsumexp), notes=half),
-        Impl("numpy.stable_sigmoid", "numpy", "sigmoid", lambda c: stable_sigmoid(c.logits), notes=half),
+        Impl("numpy.stable_sigmoid", "numpy", "sigmoid", lambda c: stable_sigmoid(c.logits), notes=half,
+             partner="numpy.stable_softmax"),
         Impl("numpy.softmax_jacobian", "numpy", "softmax_jacobian", lambda c: softmax_jacobian(c.logits),
              last_axis_only=True, notes="s_i(1-s_i) on the diagonal; " + half),
         Impl("numpy.softmax_vjp", "numpy", "softmax_vjp",
@@ -186,7 +187,7 @@ def impls() -> list[Impl]:
         Impl("numpy.cross_entropy", "numpy", "cross_entropy",
              lambda c: cross_entropy(moved(c), c.labels if c.labels.dtype.kind in "iub"
                                      else np.moveaxis(c.labels, c.norm_axis, -1)),
-             supports=_has_labels, notes="-sum t log_softmax (IEEE: 0 * -inf is NaN); " + half),
+             supports=_has_labels, notes="-sum t log_softmax with 0 * log 0 = 0; " + half),
         Impl("numpy.masked_softmax", "numpy", "masked_softmax",
              lambda c: unmove(masked_softmax(moved(c), np.moveaxis(c.mask, c.norm_axis, -1))
                               if c.row_length else moved(c).copy(), c),
@@ -196,7 +197,8 @@ def impls() -> list[Impl]:
     ]
     sp = [
         Impl(f"scipy.special.{name}", "scipy", fn, _scipy(name) if fn != "logsumexp" else _scipy(name),
-             ALL_DTYPES, requires=("scipy",), notes="raw numpy arithmetic in the input dtype")
+             ALL_DTYPES, requires=("scipy",), notes="raw numpy arithmetic in the input dtype",
+             partner="scipy.special.softmax" if fn == "sigmoid" else None)
         for name, fn in (("softmax", "softmax"), ("log_softmax", "log_softmax"),
                          ("logsumexp", "logsumexp"), ("expit", "sigmoid"))
     ]

@@ -120,6 +120,7 @@ def impls() -> list[Impl]:
         Impl(f"tf.math.reduce_logsumexp{m}", function="logsumexp",
              fn=_run(lambda tf, c: tf.math.reduce_logsumexp(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
         Impl(f"tf.math.sigmoid{m}", function="sigmoid", fn=_run(lambda tf, c: tf.math.sigmoid(_x(tf, c))),
+             partner=f"tf.nn.softmax{m}",
              **base),
         Impl(f"tf.nn.softmax_cross_entropy_with_logits{m}", function="cross_entropy",
              fn=_run(lambda tf, c: tf.nn.softmax_cross_entropy_with_logits(
