@@ -105,9 +105,10 @@ def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) 
     """A one-line command that replays the case on the implementation."""
     if case.logits.size <= INLINE_CASE_LIMIT or stored_in is None:
         import json
+        import shlex
 
         blob = json.dumps(case.to_json(), separators=(",", ":"))
-        return f"python -c \"import harness; print(harness.replay({blob!r}, {impl.id!r}, {prop!r}))\""
+        return "python -c " + shlex.quote(f"import harness; print(harness.replay({blob!r}, {impl.id!r}, {prop!r}))")
     return f"softmax-harness replay {stored_in} {case.id} {impl.id} {prop}"
 
 
