@@ -101,8 +101,8 @@ def cross_entropy(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     lsm = stable_log_softmax(_work(x))
     if labels.dtype.kind not in "iub":
         t = labels.astype(lsm.dtype)
-        # 0 * log 0 = 0 (a -inf logit with zero target mass contributes nothing).
-        return (-np.sum(np.where(t == 0, 0, t * lsm), axis=-1)).astype(x.dtype)
+        # IEEE arithmetic, as the ieee profile says: 0 * log 0 = 0 * -inf is NaN.
+        return (-np.sum(t * lsm, axis=-1)).astype(x.dtype)
     return (-np.take_along_axis(lsm, labels[..., None].astype(np.int64), axis=-1)[..., 0]).astype(x.dtype)
 
 
@@ -187,7 +187,7 @@ def impls() -> list[Impl]:
         Impl("numpy.cross_entropy", "numpy", "cross_entropy",
              lambda c: cross_entropy(moved(c), c.labels if c.labels.dtype.kind in "iub"
                                      else np.moveaxis(c.labels, c.norm_axis, -1)),
-             supports=_has_labels, notes="-sum t log_softmax with 0 * log 0 = 0; " + half),
+             supports=_has_labels, notes="-sum t log_softmax (IEEE: 0 * -inf is NaN); " + half),
         Impl("numpy.masked_softmax", "numpy", "masked_softmax",
              lambda c: unmove(masked_softmax(moved(c), np.moveaxis(c.mask, c.norm_axis, -1))
                               if c.row_length else moved(c).copy(), c),

@@ -1,0 +1,116 @@
+"""`softmax-harness bench`: speed figures, printed and written as JSON.
+
+Never timed assertions: these are measurements to read.
+- oracle elements/s per target dtype (the mpmath interval oracle);
+- a long-row batch checked end to end (oracle + accuracy), and its
+  extrapolation to (64, 131072);
+- the ci conformance suite on a subset at -n 0 against -n 2;
+- the time each bug-zoo member takes to be detected (from a source checkout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="benchmark the oracle, long rows, parallel runs and bug-zoo detection")
+    p.add_argument("--out", default="reports/out/bench.json", help="JSON file to write")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, skip the -n 0/-n 2 comparison")
+    p.add_argument("--impls", default="numpy.*,scipy.*", help="subset for the -n 0 / -n 2 comparison")
+    p.set_defaults(func=main)
+
+
+def oracle_rate(dtype: str, rows: int, n: int) -> dict:
+    import numpy as np
+
+    import oracles
+    from oracles import FORMATS
+
+    x = np.random.default_rng(0).uniform(-20, 20, (rows, n)).astype(FORMATS[dtype].dtype)
+    t0 = time.perf_counter()
+    oracles.evaluate("softmax", x, -1)
+    dt = time.perf_counter() - t0
+    return {"dtype": dtype, "elements": x.size, "seconds": round(dt, 3), "elements_per_s": round(x.size / dt)}
+
+
+def long_rows(rows: int, n: int = 131072) -> dict:
+    import numpy as np
+
+    from ..evaluate import accuracy, invoke
+    from ..records import Case
+    from ..registry import get
+
+    impl = get("numpy.stable_softmax")
+    case = Case(np.random.default_rng(1).uniform(-30, 30, (rows, n)).astype(np.float32), -1, "long-row")
+    t0 = time.perf_counter()
+    f = accuracy(impl, case, invoke(impl, case).output)
+    dt = time.perf_counter() - t0
+    return {"shape": [rows, n], "seconds": round(dt, 2), "verdict": f.verdict, "max_ulp": f.max_ulp,
+            "extrapolated_64x131072_s": round(dt * 64 / rows, 1)}
+
+
+def suite(workers: str, impls: str) -> float:
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "conformance"), "-q", "-p", "no:cacheprovider",
+           "--profile", "ci", "--impls", impls, "--results", str(ROOT / "reports" / "out" / "bench-results"),
+           "--env-id", f"bench-n{workers}", "-n", workers]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return round(time.perf_counter() - t0, 1)
+
+
+def zoo_times() -> list[dict]:
+    zoo_dir = ROOT / "tests" / "self"
+    if not (zoo_dir / "zoo.py").is_file():
+        return []
+    sys.path.insert(0, str(zoo_dir))
+    import zoo
+
+    from .. import policy
+    from ..conformance import explore
+
+    out = []
+    for m in zoo.MEMBERS:
+        t0 = time.perf_counter()
+        caught = None
+        for dtype in m.dtypes:
+            for prop in m.expect:
+                if not policy.passes(explore(m.impl, dtype, prop, profile="ci").verdict):
+                    caught = f"{prop} ({dtype})"
+                    break
+            if caught:
+                break
+        out.append({"member": m.impl.id, "caught_by": caught, "seconds": round(time.perf_counter() - t0, 2)})
+    return out
+
+
+def main(args) -> int:
+    figures: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    rows, n = (2, 1000) if args.quick else (8, 1000)
+    figures["oracle"] = [oracle_rate(d, rows, n) for d in ("float16", "bfloat16", "float32", "float64")]
+    for r in figures["oracle"]:
+        print(f"oracle softmax {r['dtype']:9} {r['elements_per_s']:>9,} elements/s "
+              f"({r['elements']} in {r['seconds']} s)")
+    figures["long_rows"] = long_rows(1 if args.quick else 2)
+    lr = figures["long_rows"]
+    print(f"long rows {lr['shape']} f32 end to end: {lr['seconds']} s ({lr['verdict']}); "
+          f"(64, 131072) extrapolated: {lr['extrapolated_64x131072_s']} s")
+    if not args.quick:
+        t0, t2 = suite("0", args.impls), suite("2", args.impls)
+        figures["suite"] = {"impls": args.impls, "n0_s": t0, "n2_s": t2, "speedup": round(t0 / t2, 2)}
+        print(f"ci suite on {args.impls}: -n 0 {t0} s, -n 2 {t2} s, speed-up {t0 / t2:.2f}x")
+    figures["zoo"] = zoo_times()
+    for z in figures["zoo"]:
+        print(f"zoo {z['member']:32} {z['seconds']:7.2f} s  caught by {z['caught_by']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1))
+    print(f"wrote {out}")
+    return 0
