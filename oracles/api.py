@@ -86,7 +86,8 @@ def _row_family(function: str, row, res: Resolved, out: _Out, base: int, fmt: Fo
     if res.fill is not None:
         out.fill(pos, _log_fill(res.fill) if function == "log_softmax" else res.fill)
         return
-    inactive = [base + i for i in range(n) if i not in set(res.active)]
+    active = set(res.active)  # once: a set per element would make long rows quadratic
+    inactive = [base + i for i in range(n) if i not in active]
     act = [base + i for i in res.active]
     if function == "log_softmax":
         out.fill(inactive, -math.inf)
@@ -229,7 +230,8 @@ def _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt) -> Exact:
             if any(not math.isfinite(t) for t in ts):
                 out.fill([r], math.nan)
                 continue
-            off = [t for i, t in enumerate(ts) if i not in set(act)]
+            act_set = set(act)
+            off = [t for i, t in enumerate(ts) if i not in act_set]
             if any(t != 0 for t in off):
                 out.fill([r], math.inf)
                 continue

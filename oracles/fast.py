@@ -1,0 +1,160 @@
+r"""A certified fast path in front of the mpmath oracle.
+
+For float16, bfloat16 and float32 *targets* of softmax, log_softmax,
+logsumexp and sigmoid on finite slices, compute in float64 with numpy and
+carry a rigorous per-element bound B on |v - exact|.  An element is decided
+when v - B and v + B round (directly, RNE, to the target format) to the same
+value and B <= 0.01 ulp of the target; then that value *is* the correctly
+rounded result and hi = v measures ulp errors to within 0.01 ulp.  Any slice
+with an undecided element, a non-finite entry, or a float64 target goes to
+the mpmath interval oracle (``oracles.api.evaluate``), which stays the
+definition of truth (tests/self/test_fast_oracle.py compares the two).
+
+Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
+  d_j = fl(x_j - m):     |err| <= u |d_j|  (x, m exact; one rounding)
+  e_j = exp(d_j):        rel <= C u + |d_j| u     (numpy's exp: C = 4 ulp assumed,
+                                                   measured < 1 ulp)
+  S = fsum(e_j):         rel <= (sum_j s_j (|d_j| + C) + 1) u   (math.fsum is
+                                                   correctly rounded; each e_j
+                                                   brings its own error)
+  softmax  s_i = e_i/S:  rel <= (|d_i| + C + 1) u + rel(S)
+  log S:                 abs <= rel(S) + C u |log S|
+  log_softmax d_i - log S:  abs <= u |d_i| + abs(log S) + u |lsm_i|
+  logsumexp m + log S:      abs <= abs(log S) + u |lse|
+  sigmoid 1/(1+e^-x) or e^x/(1+e^x):  rel <= (C + 3) u
+plus 2**-1070 absolute everywhere (float64 underflow of exp), far below the
+targets' smallest subnormals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import api
+from .formats import Format, format_of
+
+FAST_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
+U64 = 2.0**-53
+C = 4.0
+SAFETY = 2.0
+ABS = 2.0**-1070
+MAX_ULP_FRACTION = 0.01
+
+
+def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """Round float64 values directly to ``fmt`` (RNE, gradual underflow,
+    overflow to inf), returned as float64.  Scaling by a power of two is
+    exact and np.rint rounds half to even."""
+    v = np.asarray(v, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
+        exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
+        q = np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+        r = np.rint(v / q) * q
+        # Past max_finite + ulp/2 (a tie there rounds to the even 2**(emax+1)) is inf.
+        r = np.where(np.abs(r) > fmt.max_finite, np.copysign(np.inf, v), r)
+    return np.where(np.isfinite(v), r, v)
+
+
+def _ulp(v: np.ndarray, fmt: Format) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
+    exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
+    return np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+
+
+def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = round_to(v - bound, fmt), round_to(v + bound, fmt)
+    ok = (lo == hi) & np.isfinite(v) & (bound <= MAX_ULP_FRACTION * _ulp(v, fmt))
+    return round_to(v, fmt), ok
+
+
+def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
+    """rows: (R, n) float64, all finite, n >= 1.  Returns (v, bound) in the
+    output layout: (R, n) for row functions, (R,) for logsumexp."""
+    with np.errstate(all="ignore"):
+        m = rows.max(axis=-1, keepdims=True)
+        d = rows - m
+        e = np.exp(d)
+        # math.fsum: the correctly rounded sum of the e_j, so summation adds
+        # only 0.5 u whatever n is (a long row would otherwise need n u).
+        S = np.array([math.fsum(r) for r in e.tolist()]).reshape(-1, 1)
+        ad = np.abs(d)
+        # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (|d_j| + C),
+        # computed with a x2 margin for its own rounding, plus the final rounding.
+        w = 2.0 * np.sum(e * (ad + C), axis=-1, keepdims=True) / S
+        relS = (w + 1.0) * U64
+        if function == "softmax":
+            v = e / S
+            bound = SAFETY * ((ad + C + 1) * U64 + relS) * np.abs(v) + ABS
+            return v, bound
+        L = np.log(S)
+        absL = relS + C * U64 * np.abs(L)
+        if function == "log_softmax":
+            v = d - L
+            return v, SAFETY * (U64 * ad + absL + U64 * np.abs(v)) + ABS
+        v = (m + L)[..., 0]
+        return v, SAFETY * (absL[..., 0] + U64 * np.abs(v)) + ABS
+
+
+def _sigmoid_fast(x: np.ndarray):
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(x))
+        v = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return v, SAFETY * (C + 3) * U64 * np.abs(v) + ABS
+
+
+def applicable(function: str, fmt: Format, mask, indices, labels, upstream) -> bool:
+    return (function in FAST_FUNCTIONS and fmt.p <= 24 and mask is None and indices is None
+            and labels is None and upstream is None)
+
+
+def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices=None, labels=None,
+             upstream=None, profile: str = "ieee", out_dtype=None) -> api.Exact:
+    """Same contract as :func:`oracles.api.evaluate`; identical rounded results."""
+    x = np.asarray(x)
+    fmt = format_of(out_dtype if out_dtype is not None else x.dtype)
+    kw = dict(mask=mask, indices=indices, labels=labels, upstream=upstream, profile=profile, out_dtype=out_dtype)
+    if not applicable(function, fmt, mask, indices, labels, upstream) or x.size == 0:
+        return api.evaluate(function, x, axis, **kw)
+    x64 = x.astype(np.float64)
+    if function == "sigmoid":
+        flat = x64.reshape(-1)
+        v, b = _sigmoid_fast(flat)
+        r, ok = _decide(v, b, fmt)
+        ok &= np.isfinite(flat)
+        hi, rounded = v.copy(), r.copy()
+        lo = np.zeros_like(v)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            ex = api.evaluate("sigmoid", x.reshape(-1)[bad], **kw)
+            rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
+        shape = x.shape
+        return api.Exact(rounded.astype(fmt.dtype).reshape(shape), hi.reshape(shape), lo.reshape(shape))
+    ndim = max(x.ndim, 1)
+    ax = axis % ndim if x.ndim else 0
+    moved = np.moveaxis(x64.reshape(x.shape or (1,)), ax, -1)
+    lead, n = moved.shape[:-1], moved.shape[-1]
+    rows = moved.reshape(-1, n)
+    finite = np.isfinite(rows).all(axis=-1)
+    safe = np.where(finite[:, None], rows, 0.0)
+    v, b = _rows_fast(function, safe, fmt)
+    r, ok = _decide(v, b, fmt)
+    row_ok = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
+    hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
+    bad = np.flatnonzero(~row_ok)
+    if bad.size:
+        sub = np.moveaxis(np.asarray(x).reshape(x.shape or (1,)), ax, -1).reshape(-1, n)[bad]
+        ex = api.evaluate(function, sub, -1, **kw)
+        rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
+    out_shape = lead + ((n,) if function != "logsumexp" else ())
+
+    def back(a):
+        a = a.reshape(out_shape)
+        if function != "logsumexp":
+            a = np.moveaxis(a, -1, ax).reshape(x.shape)
+        return a
+
+    return api.Exact(back(rounded).astype(fmt.dtype), back(hi), back(lo))
