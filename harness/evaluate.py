@@ -17,6 +17,7 @@ import numpy as np
 
 from oracles import Exact, format_of
 from oracles import fast as fast_oracle
+from oracles.api import sparse_slices
 
 from . import policy
 from .records import Case, Finding, Impl, is_soft
@@ -122,15 +123,7 @@ def _stats_input(case: Case, function: str):
 def _sparse_stats(case: Case) -> policy.RowStats:
     idx = case.indices
     vals = case.logits.astype(np.float64)[tuple(idx.T)]
-    parts = []
-    keys = [tuple(k) for k in idx[:, :-1].tolist()]
-    start = 0
-    while start < len(keys):
-        end = start
-        while end < len(keys) and keys[end] == keys[start]:
-            end += 1
-        parts.append(policy.row_stats(vals[start:end]))
-        start = end
+    parts = [policy.row_stats(vals[start:end]) for start, end in sparse_slices(idx)]
     if not parts:
         z = np.zeros(0)
         return policy.RowStats(z, z, z, z, z, z)

@@ -276,17 +276,24 @@ def _sparse(function, x, indices, profile, fmt) -> Exact:
     values = np.asarray(x, dtype=np.float64)[tuple(idx.T)] if len(idx) else np.zeros(0)
     out = _Out(len(idx))
     dense_fn = "log_softmax" if function == "sparse_log_softmax" else "softmax"
-    # A slice is a run of entries that agree on every index but the last.
-    keys = [tuple(k) for k in idx[:, :-1].tolist()]
-    start = 0
+    for start, end in sparse_slices(idx):
+        vals = values[start:end].tolist()
+        _row_family(dense_fn, vals, resolve(vals, profile), out, start, fmt)
+    return out.build((len(idx),), fmt)
+
+
+def sparse_slices(indices: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each sparse slice: a run of entries (sorted row-major)
+    that agree on every index but the last."""
+    keys = [tuple(k) for k in np.asarray(indices)[:, :-1].tolist()]
+    out, start = [], 0
     while start < len(keys):
         end = start
         while end < len(keys) and keys[end] == keys[start]:
             end += 1
-        vals = values[start:end].tolist()
-        _row_family(dense_fn, vals, resolve(vals, profile), out, start, fmt)
+        out.append((start, end))
         start = end
-    return out.build((len(idx),), fmt)
+    return out
 
 
 def _public(function: str):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from oracles.api import sparse_slices
+
 from ..records import Case, Impl
 from . import ALL_DTYPES, HALF, moved, unmove
 
@@ -121,14 +123,8 @@ def sparse_rows(case: Case, fn) -> np.ndarray:
     idx = case.indices
     vals = case.logits[tuple(idx.T)]
     out = np.empty_like(vals)
-    keys = [tuple(k) for k in idx[:, :-1].tolist()]
-    start = 0
-    while start < len(keys):
-        end = start
-        while end < len(keys) and keys[end] == keys[start]:
-            end += 1
+    for start, end in sparse_slices(idx):
         out[start:end] = fn(vals[start:end])
-        start = end
     return out
 
 
