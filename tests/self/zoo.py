@@ -93,7 +93,7 @@ def online_no_rescale(x):  # online softmax that never rescales the running sum
     return np.exp(w - m[..., None]) / d[..., None]
 
 
-def blocked_masked_tile(x, block=16):  # two-level reduction; an all -inf tile gives exp(-inf + inf) = NaN
+def blocked_masked_tile(x, block=4):  # two-level reduction; an all -inf tile gives exp(-inf + inf) = NaN
     w = _w(x)
     ms, ss = [], []
     for start in range(0, w.shape[-1], block):
@@ -106,10 +106,10 @@ def blocked_masked_tile(x, block=16):  # two-level reduction; an all -inf tile g
     return np.exp(w - M[..., None]) / S[..., None]
 
 
-def long_row_half_sum(x):  # past 64 elements, a "fast path" keeps the sum in float16
+def long_row_half_sum(x):  # past 32 elements, a "fast path" keeps the sum in float16
     w = _w(x)
     e = np.exp(w - w.max(-1, keepdims=True))
-    if w.shape[-1] > 64:
+    if w.shape[-1] > 32:
         return e / e.sum(-1, keepdims=True).astype(np.float16).astype(w.dtype)
     return e / e.sum(-1, keepdims=True)
 
