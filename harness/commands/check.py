@@ -72,7 +72,7 @@ def register(sub) -> None:
 
 
 # --------------------------------------------------------------------------
-# TARGET -> Impl (also used by harness.replay for "check:..." ids)
+# TARGET -> Impl (also used by harness.replaying for "check:..." ids)
 # --------------------------------------------------------------------------
 
 

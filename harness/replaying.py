@@ -15,9 +15,6 @@ one of a hang hangs.
 
 from __future__ import annotations
 
-import sys
-import types
-
 from .records import FUNCTIONS, Case, Finding, Impl
 
 
@@ -70,15 +67,3 @@ def replay(case_or_json, impl_id: str | None = None, prop: str | None = None, fu
         return Replayed([check_class(impl, case.dtype, name, values)[0]])
     found: list[Finding] = check_case(impl, case, [prop] if prop else None)
     return Replayed(found)
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule rebinds the package attribute
-    ``harness.replay`` from the function to the module; calling the module
-    keeps ``harness.replay(...)`` working in a process that replays twice."""
-
-    def __call__(self, *args, **kwargs):
-        return replay(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
