@@ -23,6 +23,7 @@ from . import policy
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
 from .strategies import cases
+from .strategies.constant_pool import load_local_modules
 from .strategies.hypothesis_helpers import regimes_for
 
 PROFILES = {
@@ -121,6 +122,7 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     that a short (ci) budget still reaches every regime at least
     ``MIN_PER_REGIME`` times instead of whatever a 30-draw sample happens to
     hit.  The first failing regime stops the search."""
+    load_local_modules()  # the same Hypothesis constant pool in every process
     fn = PROPERTIES[prop][0]
     tracker = Tracker()
     t0 = time.perf_counter()

@@ -50,7 +50,9 @@ def draw_cases(function: str, dtype: str, per_regime: int, seed: int, max_elemen
     from hypothesis import seed as hseed
 
     from ..strategies import cases, regimes_for
+    from ..strategies.constant_pool import load_local_modules
 
+    load_local_modules()  # the same Hypothesis constant pool whatever was imported before
     out = []
     for regime in regimes_for(function):
         got = []
