@@ -9,12 +9,11 @@ implementation/property/dtype ran and no longer fails is reported as fixed.
 
 from __future__ import annotations
 
-import fnmatch
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .registry import UsageError
+from .registry import UsageError, glob_match
 
 FIELDS = ("impl", "property", "dtype", "regime")
 
@@ -30,11 +29,11 @@ class Entry:
     link: str = ""
 
     def matches(self, r: dict) -> bool:
-        return all(fnmatch.fnmatchcase(str(r.get(f, "")), getattr(self, f)) for f in FIELDS + ("verdict",))
+        return all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in FIELDS + ("verdict",))
 
     def covers(self, r: dict) -> bool:
         """Same implementation/property/dtype: the entry could have fired."""
-        return all(fnmatch.fnmatchcase(str(r.get(f, "")), getattr(self, f)) for f in ("impl", "property", "dtype"))
+        return all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in ("impl", "property", "dtype"))
 
     def describe(self) -> str:
         return f"{self.impl} {self.property} {self.dtype} {self.regime} ({self.reason})"

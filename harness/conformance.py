@@ -104,13 +104,18 @@ def _blob(exc: BaseException) -> str | None:
 
 def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) -> str:
     """A one-line command that replays the case on the implementation."""
+    import shlex
+
+    from .registry import env_prefix
+
+    prefix = env_prefix()
     if case.logits.size <= INLINE_CASE_LIMIT or stored_in is None:
         import json
-        import shlex
 
         blob = json.dumps(case.to_json(), separators=(",", ":"))
-        return "python -c " + shlex.quote(f"import harness; print(harness.replay({blob!r}, {impl.id!r}, {prop!r}))")
-    return f"softmax-harness replay {stored_in} {case.id} {impl.id} {prop}"
+        return prefix + "python -c " + shlex.quote(
+            f"import harness; print(harness.replay({blob!r}, {impl.id!r}, {prop!r}))")
+    return prefix + f"softmax-harness replay {stored_in} {case.id} {shlex.quote(impl.id)} {prop}"
 
 
 def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = "bounded",

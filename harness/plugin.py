@@ -8,12 +8,21 @@ line, so a worker killed with ``kill -9`` loses only the test it was running.
 The controller writes ``env.json`` and ``impls.json`` and, at the end, reads
 every worker's file to print the summary and to report stale baseline
 entries.
+
+Crashes and hangs: under xdist each worker notes the test it is running in
+``<worker>.running`` and arms a watchdog (``faulthandler``, ``--test-timeout``
+seconds) that ends a hung worker.  When xdist reports a worker lost mid-test,
+the controller records a ``crash`` or ``timeout`` Result for that test from the
+note, xdist starts a fresh worker, and every other result stands.  Without
+xdist there is no isolation (``softmax-harness run`` always uses workers).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import shlex
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +33,7 @@ from . import baseline as baseline_mod
 from .records import Result
 
 DEFAULT_RESULTS = "reports/out/results"
+DEFAULT_TEST_TIMEOUT = 900.0  # the slowest ci test takes about a minute; thorough ones several
 
 
 def pytest_addoption(parser):
@@ -39,6 +49,9 @@ def pytest_addoption(parser):
     g.addoption("--xfails-file", default=None, help="baseline of known findings (TOML)")
     g.addoption("--gate", default="bounded", help="'bounded' fails on out-of-bound and worse; 'good' also on bounded")
     g.addoption("--long-rows", action="store_true", help="include rows up to 2**17 elements")
+    g.addoption("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT,
+                help="under xdist, a test running longer ends its worker and is recorded as timeout "
+                     f"(seconds, 0 = never; default {DEFAULT_TEST_TIMEOUT:g})")
 
 
 class HarnessConfig:
@@ -71,7 +84,11 @@ class HarnessConfig:
         xf = opt("--xfails-file")
         self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.test_timeout = float(opt("--test-timeout") or 0)
         self._fh = None
+
+    def running_file(self, worker: str) -> Path:
+        return self.results_dir / f"{worker}.running"
 
     def impls(self):
         from .registry import select
@@ -110,6 +127,68 @@ def pytest_unconfigure(config):
         from .environment import finish_env
 
         finish_env(h)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under xdist: note the running test and arm the hang watchdog."""
+    h = getattr(item.config, "_harness", None)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if h is None or not hasattr(item.config, "workerinput") or "impl" not in params:
+        yield
+        return
+    note = {"nodeid": item.nodeid, "impl": params["impl"].id, "dtype": params.get("dtype"),
+            "property": getattr(item.module, "PROPERTY", None), "start": time.time(), "pid": os.getpid(),
+            "timeout": h.test_timeout}
+    h.results_dir.mkdir(parents=True, exist_ok=True)
+    h.running_file(h.worker).write_text(json.dumps(note), encoding="utf-8")
+    if h.test_timeout > 0:
+        faulthandler.dump_traceback_later(h.test_timeout, exit=True)
+    try:
+        yield
+    finally:
+        if h.test_timeout > 0:
+            faulthandler.cancel_dump_traceback_later()
+        h.running_file(h.worker).unlink(missing_ok=True)
+
+
+def pytest_runtest_logreport(report):
+    """Controller: xdist lost a worker mid-test (its report has when '???')."""
+    worker = getattr(report, "node", None)
+    if report.when != "???" or worker is None or not report.failed:
+        return
+    config = worker.config
+    h = getattr(config, "_harness", None)
+    if h is None:
+        return
+    path = h.running_file(worker.gateway.id)
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if note.get("nodeid") != report.nodeid:
+        return
+    path.unlink(missing_ok=True)
+    from .registry import UsageError, env_prefix, get
+
+    try:
+        impl = get(note["impl"])
+        family, function, device = impl.family, impl.function, impl.device
+    except UsageError:
+        family, function, device = "?", "?", "?"
+    elapsed = time.time() - note["start"]
+    timed_out = note["timeout"] > 0 and elapsed >= note["timeout"] - 1
+    verdict = "timeout" if timed_out else "crash"
+    msg = (f"no result within the test timeout of {note['timeout']:g} s (worker ended)" if timed_out
+           else f"the worker process died after {elapsed:.1f} s (segfault, abort or exit) while running this test")
+    again = env_prefix() + f"python -m pytest {shlex.quote(report.nodeid)} -n 1 --profile {h.profile}"
+    res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,
+                 message=msg, device=device, env={"env_id": h.env_id, "profile": h.profile, "worker": "controller"},
+                 duration=elapsed, reproducer=again)
+    entry = h.baseline.match(res)
+    if entry is not None:
+        res.known = entry.reason
+    h.write(res)
 
 
 def pytest_generate_tests(metafunc):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 from functools import lru_cache
 
 from .records import Impl
@@ -25,6 +26,9 @@ BUILTIN = (
     "harness.impls.cupy_impls",
 )
 ENTRY_POINT_GROUP = "softmax_harness.implementations"
+# Unpackaged code: comma-separated ``pkg.mod:callable`` or ``path/to/file.py:callable``
+# targets, each returning an Impl or a list of them (no entry point needed).
+EXTRA_ENV = "SOFTMAX_HARNESS_IMPLS"
 
 
 class UsageError(ValueError):
@@ -52,6 +56,12 @@ def _load() -> tuple[tuple[Impl, ...], tuple[str, ...]]:
             found.extend([got] if isinstance(got, Impl) else list(got))
         except Exception as e:  # a broken plugin is reported, not fatal
             problems.append(f"entry point {ep.name}: {type(e).__name__}: {e}")
+    for target in split_csv(os.environ.get(EXTRA_ENV)) or []:
+        try:
+            got = _load_target(target)()
+            found.extend([got] if isinstance(got, Impl) else list(got))
+        except Exception as e:
+            problems.append(f"{EXTRA_ENV} {target}: {type(e).__name__}: {e}")
     seen: dict[str, Impl] = {}
     for impl in found:
         if impl.id in seen:
@@ -59,6 +69,35 @@ def _load() -> tuple[tuple[Impl, ...], tuple[str, ...]]:
             continue
         seen[impl.id] = impl
     return tuple(seen.values()), tuple(problems)
+
+
+def env_prefix() -> str:
+    """``SOFTMAX_HARNESS_IMPLS=... `` for reproducers when implementations
+    come from the environment (a replay needs them registered too)."""
+    import shlex
+
+    extra = os.environ.get(EXTRA_ENV)
+    return f"{EXTRA_ENV}={shlex.quote(extra)} " if extra else ""
+
+
+def _load_target(target: str):
+    """``pkg.mod:name`` or ``path/to/file.py:name`` -> the object."""
+    mod_part, sep, name = target.rpartition(":")
+    if not sep or not mod_part or not name:
+        raise UsageError(f"{target!r} is not pkg.mod:callable or path/to/file.py:callable")
+    if mod_part.endswith(".py"):
+        import importlib.util
+        from pathlib import Path
+
+        path = Path(mod_part).resolve()
+        spec = importlib.util.spec_from_file_location(f"_softmax_harness_extra_{path.stem}", path)
+        if spec is None or not path.exists():
+            raise UsageError(f"no such file {mod_part!r}")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(mod_part)
+    return getattr(mod, name)
 
 
 def all_impls() -> list[Impl]:
@@ -74,6 +113,13 @@ def get(impl_id: str) -> Impl:
         if impl.id == impl_id:
             return impl
     raise UsageError(f"unknown implementation {impl_id!r}")
+
+
+def glob_match(name: str, pattern: str) -> bool:
+    """``*`` and ``?`` globs; ``[`` is literal, since ids carry modes in
+    brackets (``tf.nn.softmax[onednn=off]``) that fnmatch would read as a
+    character class."""
+    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
 
 
 def split_csv(value: str | None) -> list[str] | None:
@@ -92,7 +138,7 @@ def select(patterns: list[str] | None = None, functions: list[str] | None = None
     if patterns:
         chosen = []
         for pat in patterns:
-            hit = [i for i in impls if fnmatch.fnmatchcase(i.id, pat)]
+            hit = [i for i in impls if glob_match(i.id, pat)]
             if not hit:
                 raise UsageError(f"no implementation matches {pat!r} (see `softmax-harness list`)")
             chosen.extend(h for h in hit if h not in chosen)

@@ -36,7 +36,10 @@ def register(sub) -> None:
     p.add_argument("--functions", help="comma-separated functions")
     p.add_argument("--dtypes", help="comma-separated dtypes")
     p.add_argument("--profile", default="ci", help="dev, ci or thorough (default ci)")
-    p.add_argument("-n", dest="workers", default="auto", help="pytest-xdist workers (default auto)")
+    p.add_argument("-n", dest="workers", default="auto",
+                   help="pytest-xdist workers (default auto; 0 means 1: workers isolate crashes and hangs)")
+    p.add_argument("--test-timeout", type=float, default=None,
+                   help="seconds before a hung test is ended and recorded as timeout (default 900, 0 = never)")
     p.add_argument("--out", default="reports/out", help="output folder (results/ and index.html)")
     p.add_argument("--xfails-file", help="baseline of known findings")
     p.add_argument("--no-variants", action="store_true", help="only the current process's modes")
@@ -56,6 +59,10 @@ def _validate(args) -> None:
         if d not in DTYPE_NAMES:
             raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
     select(split_csv(args.impls), split_csv(args.functions))  # unknown globs/functions -> UsageError
+    if args.workers != "auto" and not (args.workers.isdigit()):
+        raise UsageError(f"-n takes a number of workers or auto, not {args.workers!r}")
+    if args.test_timeout is not None and args.test_timeout < 0:
+        raise UsageError(f"--test-timeout must be >= 0, not {args.test_timeout:g}")
     if args.xfails_file and not Path(args.xfails_file).is_file():
         raise UsageError(f"xfails file {args.xfails_file} does not exist")
 
@@ -75,12 +82,13 @@ def main(args) -> int:
         if impls is None and env_id != "main":
             continue
         cmd = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", "-q", "--no-header",
-               "-rN", "-n", str(args.workers), "--dist", "loadgroup", "--profile", args.profile,
+               "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", "loadgroup",
+               "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
         for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
-                         ("--xfails-file", args.xfails_file)):
-            if val:
-                cmd += [opt, val]
+                         ("--xfails-file", args.xfails_file), ("--test-timeout", args.test_timeout)):
+            if val is not None and val != "":
+                cmd += [opt, str(val)]
         if args.long_rows:
             cmd.append("--long-rows")
         env = {**os.environ, **QUIET, **overrides}

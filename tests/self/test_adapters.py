@@ -8,7 +8,6 @@ command's JSON schema, import hygiene, and `unavailable` reporting.
 
 from __future__ import annotations
 
-import fnmatch
 import importlib.util
 import json
 import os
@@ -22,7 +21,7 @@ import pytest
 from harness.evaluate import accuracy, contract, expected_shape, invoke
 from harness.policy import GRADES
 from harness.records import FAMILIES, FUNCTIONS, Case, Impl
-from harness.registry import all_impls
+from harness.registry import all_impls, glob_match
 from oracles.formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +101,7 @@ def _cpu_impls() -> list[Impl]:
 
 def _known(impl: Impl, dtype: str):
     for (pat, dt), want in KNOWN.items():
-        if dt == dtype and fnmatch.fnmatchcase(impl.id, pat.replace("[", "[[]")):
+        if dt == dtype and glob_match(impl.id, pat):
             return want
     return None
 
@@ -196,7 +195,7 @@ def test_import_harness_imports_no_framework():
 def test_hidden_package_is_unavailable():
     code = ("import sys, json\n"
             "for m in ('torch', 'numba', 'tensorflow'): sys.modules[m] = None  # hide: find_spec -> None\n"
-            "from harness.registry import all_impls\n"
+            "from harness.registry import all_impls, glob_match\n"
             "print(json.dumps({i.id: i.availability() for i in all_impls()}))\n")
     env = {**ENV, "KERAS_BACKEND": "tensorflow"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)

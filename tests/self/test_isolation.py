@@ -1,0 +1,43 @@
+"""The conformance run survives its implementations: under pytest-xdist a
+segfaulting one is recorded as ``crash`` and a hanging one as ``timeout``
+(after ``--test-timeout``), every other result stands, and a baseline entry
+for an id with brackets in it marks that failure ``known``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RISKY = "tests/self/fixtures/risky_impls.py:impls"
+
+
+def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
+    baseline = tmp_path / "known.toml"
+    baseline.write_text('[[known]]\nimpl = "risky.naive[shift=none]"\nproperty = "accuracy"\n'
+                        'reason = "no max subtraction"\n')
+    env = {**os.environ, "SOFTMAX_HARNESS_IMPLS": RISKY, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "pytest", "tests/conformance/test_accuracy.py", "-p", "no:cacheprovider", "-q",
+           "-n", "2", "--profile", "dev", "--impls", "risky.*", "--results", str(tmp_path / "res"), "--env-id", "t",
+           "--test-timeout", "8", "--xfails-file", str(baseline)]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-2000:]
+    got = {}
+    for f in (tmp_path / "res" / "t").glob("*.jsonl"):
+        for line in f.read_text().splitlines():
+            row = json.loads(line)
+            got[row["impl"]] = row
+    assert set(got) == {"risky.segfaults[mode=segv]", "risky.hangs[mode=sleep]", "risky.naive[shift=none]",
+                        "risky.stable[shift=max]"}, sorted(got)
+    crash, hang = got["risky.segfaults[mode=segv]"], got["risky.hangs[mode=sleep]"]
+    assert crash["verdict"] == "crash" and crash["duration"] < 8, crash
+    assert hang["verdict"] == "timeout" and hang["duration"] >= 7, hang
+    for row in (crash, hang):  # reproducers name the test and carry the registration
+        assert row["impl"] in row["reproducer"] and "SOFTMAX_HARNESS_IMPLS=" in row["reproducer"]
+        assert row["property"] == "accuracy" and row["dtype"] == "float64"
+    assert got["risky.naive[shift=none]"]["known"] == "no max subtraction"
+    assert got["risky.stable[shift=max]"]["verdict"] in ("exact", "faithful", "good", "bounded")
+    assert "1 xfailed" in r.stdout and "2 failed" in r.stdout and "1 passed" in r.stdout
