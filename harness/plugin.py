@@ -5,9 +5,10 @@ known-findings baseline.
 Results: every process (each xdist worker, or the single process) appends to
 its own ``<results>/<env-id>/<worker>.jsonl``, flushed and fsync'ed after each
 line, so a worker killed with ``kill -9`` loses only the test it was running.
-The controller writes ``env.json`` and ``impls.json`` and, at the end, reads
-every worker's file to print the summary and to report stale baseline
-entries.
+The first process of a session to collect conformance tests writes
+``env.json`` and ``impls.json`` (a session that collects none, such as the
+self-tests, leaves the folder alone); at the end the controller reads every
+worker's file to print the summary and to report stale baseline entries.
 
 Crashes and hangs: under xdist each worker notes the test it is running in
 ``<worker>.running`` and arms a watchdog (``faulthandler``, ``--test-timeout``
@@ -24,13 +25,14 @@ import json
 import os
 import shlex
 import time
+import uuid
 import warnings
 from pathlib import Path
 
 import pytest
 
 from . import baseline as baseline_mod
-from .records import Result
+from .records import Impl, Result
 
 DEFAULT_RESULTS = "reports/out/results"
 DEFAULT_TEST_TIMEOUT = 900.0  # the slowest ci test takes about a minute; thorough ones several
@@ -111,10 +113,25 @@ def pytest_configure(config):
         config._harness = HarnessConfig(config)
     except UsageError as e:
         raise pytest.UsageError(str(e)) from None
-    if not hasattr(config, "workerinput"):  # controller (or no xdist)
-        from .environment import write_env
+    winput = getattr(config, "workerinput", None)
+    config._harness.session = winput.get("harness_session") if winput else uuid.uuid4().hex
 
-        write_env(config._harness)
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist controller: every worker of this session shares its id."""
+    h = getattr(node.config, "_harness", None)
+    if h is not None:
+        node.workerinput["harness_session"] = h.session
+
+
+def pytest_collection_finish(session):
+    h = getattr(session.config, "_harness", None)
+    if h is not None and any(isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("impl"), Impl)
+                             for i in session.items):
+        from .environment import prepare_env
+
+        prepare_env(h)
 
 
 def pytest_unconfigure(config):
@@ -134,7 +151,7 @@ def pytest_runtest_protocol(item, nextitem):
     """Under xdist: note the running test and arm the hang watchdog."""
     h = getattr(item.config, "_harness", None)
     params = getattr(getattr(item, "callspec", None), "params", {})
-    if h is None or not hasattr(item.config, "workerinput") or "impl" not in params:
+    if h is None or not hasattr(item.config, "workerinput") or not isinstance(params.get("impl"), Impl):
         yield
         return
     note = {"nodeid": item.nodeid, "impl": params["impl"].id, "dtype": params.get("dtype"),
@@ -299,7 +316,11 @@ def conformance(request) -> Conformance:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     h = getattr(config, "_harness", None)
-    if h is None or hasattr(config, "workerinput") or not h.results_dir.exists():
+    if h is None or hasattr(config, "workerinput"):
+        return
+    from .environment import ran_here
+
+    if not ran_here(h):
         return
     results = []
     for f in sorted(h.results_dir.glob("*.jsonl")):

@@ -41,3 +41,26 @@ def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
     assert got["risky.naive[shift=none]"]["known"] == "no max subtraction"
     assert got["risky.stable[shift=max]"]["verdict"] in ("exact", "faithful", "good", "bounded")
     assert "1 xfailed" in r.stdout and "2 failed" in r.stdout and "1 passed" in r.stdout
+
+
+def _pytest(*args, env=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
+    res = tmp_path / "res"
+    r = _pytest("tests/conformance/test_contract.py", "-n", "2", "--impls", "numpy.stable_softmax", "--dtypes",
+                "float64", "--results", str(res), "--env-id", "e")
+    assert r.returncode == 0, r.stdout[-2000:]
+    env = json.loads((res / "e" / "env.json").read_text())
+    assert env["finished"] >= env["started"] and env["session"]
+    files = sorted(p.name for p in (res / "e").glob("*.jsonl"))
+    assert files and all(json.loads(line)["impl"] == "numpy.stable_softmax"
+                         for f in files for line in (res / "e" / f).read_text().splitlines())
+    # Another pytest session that runs no conformance test (the self-tests) leaves it alone.
+    r = _pytest("tests/self/test_policy.py", "--results", str(res), "--env-id", "e")
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert sorted(p.name for p in (res / "e").glob("*.jsonl")) == files
+    assert json.loads((res / "e" / "env.json").read_text()) == env
