@@ -49,11 +49,61 @@ def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
     return st.floats(float(lo_r), float(hi_r), width=w, allow_nan=False, allow_infinity=False)
 
 
-def _array(draw, shape, elements, dtype: str) -> np.ndarray:
-    """float64 array; ``fill`` keeps big arrays cheap (hypothesis.extra.numpy)."""
+DENSE_ABOVE = 64  # elements; smaller arrays are drawn element by element (fully shrinkable)
+
+
+def _array(draw, shape, elements, dtype: str, span: tuple[float, float] | None = None) -> np.ndarray:
+    """float64 array of ``elements``.
+
+    Small arrays: every element drawn.  Larger ones: ``fill`` keeps them cheap
+    (hypothesis.extra.numpy), but a filled array is one value with a few
+    exceptions, and a near-constant long row hides summation, blocking and
+    vectorised-tail bugs.  So with a ``span`` the default (and the shrink
+    target) is dense: uniform values from a drawn seed, which Hypothesis then
+    overwrites in a few places with its own draws."""
     size = int(np.prod(shape)) if shape else 1
-    fill = elements if size > 64 else None
-    return draw(hnp.arrays(np.float64, shape, elements=elements, fill=fill))
+    if size <= DENSE_ABOVE:
+        return draw(hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing()))
+    if span is None or draw(st.booleans()):  # the filled form stays reachable
+        return draw(hnp.arrays(np.float64, shape, elements=elements, fill=elements))
+    mid, half = span[0] / 2 + span[1] / 2, span[1] / 2 - span[0] / 2  # no overflow at +-max finite
+    dense = mid + half * _rng(draw).uniform(-1.0, 1.0, shape)
+    overlay = draw(hnp.arrays(np.float64, shape, elements=elements, fill=st.just(math.nan)))
+    return np.where(np.isnan(overlay), dense, overlay)
+
+
+def _rng(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+
+MASK_PATTERNS = ("padding", "scattered", "causal")
+
+
+def bools(draw, shape, axis: int = -1) -> np.ndarray:
+    """Booleans (True = hit).  Up to DENSE_ABOVE elements, drawn one by one.
+    Above, a pattern along ``axis``, as masks come in practice: padding (a
+    suffix of each slice, of its own length), scattered (a drawn density) or
+    causal (slice i hit past position i + offset).  Contiguous runs matter:
+    a kernel that reduces in tiles meets a tile with nothing left in it."""
+    size = int(np.prod(shape)) if shape else 1
+    if size <= DENSE_ABOVE or not shape:
+        return draw(hnp.arrays(np.bool_, shape, elements=st.booleans(), fill=st.nothing()))
+    pattern = draw(st.sampled_from(MASK_PATTERNS))
+    rng = _rng(draw)
+    out = np.zeros(shape, dtype=bool)
+    mv = np.moveaxis(out, axis, -1)
+    n = mv.shape[-1]
+    pos = np.arange(n)
+    if pattern == "padding":
+        keep = rng.integers(0, n + 1, mv.shape[:-1])
+        mv[...] = pos >= keep[..., None]
+    elif pattern == "scattered":
+        p = draw(st.sampled_from([0.3, 0.05, 0.7, 0.0, 1.0]))
+        mv[...] = rng.random(mv.shape) < p
+    else:
+        rows = np.arange(int(np.prod(mv.shape[:-1]))).reshape(mv.shape[:-1]) % max(n, 1)
+        mv[...] = pos > rows[..., None] + draw(st.integers(0, 3))
+    return out
 
 
 def _moved(x: np.ndarray, axis: int) -> np.ndarray:
@@ -66,10 +116,11 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
     lm, lsub = log_max(dtype), log_min_subnormal(dtype)
     if regime == "ordinary":
         scale = draw(st.sampled_from([1.0, 4.0, 20.0]))
-        return _array(draw, shape, _floats(-scale, scale, dtype), dtype)
+        return _array(draw, shape, _floats(-scale, scale, dtype), dtype, (-scale, scale))
     if regime == "tiny-spread":
         base = draw(_floats(-1e3, 1e3, dtype))
-        steps = draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+        steps = (draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3), fill=st.nothing()))
+                 if int(np.prod(shape)) <= DENSE_ABOVE else _rng(draw).integers(-3, 4, shape))
         b = cast(np.full(shape, base), dtype).astype(np.float64)
         return b + steps * np.spacing(cast(np.abs(b) + f.min_normal, dtype)).astype(np.float64)
     if regime == "ties":
@@ -77,13 +128,13 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
         return _array(draw, shape, st.sampled_from(vals), dtype)
     if regime == "huge-spread":
         el = st.one_of(_floats(-f.max_finite, f.max_finite, dtype), st.sampled_from([f.max_finite, -f.max_finite, 0.0]))
-        return _array(draw, shape, el, dtype)
+        return _array(draw, shape, el, dtype, (-f.max_finite, f.max_finite))
     if regime == "near-overflow":
         el = st.one_of(_floats(lm - 3, lm + 3, dtype), _floats(lm, f.max_finite, dtype))
-        return _array(draw, shape, el, dtype)
+        return _array(draw, shape, el, dtype, (lm - 3, lm + 3))
     if regime == "underflow":
         # One maximum per slice; the rest sit where exp(x - max) is subnormal or 0.
-        x = _array(draw, shape, _floats(lsub - 8, lsub + 12, dtype), dtype)
+        x = _array(draw, shape, _floats(lsub - 8, lsub + 12, dtype), dtype, (lsub - 8, lsub + 12))
         offset = draw(_floats(-lm, lm, dtype))
         if x.size:
             mv = _moved(x, axis)
@@ -92,27 +143,27 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
     if regime == "subnormal":
         el = st.one_of(st.floats(-f.min_normal, f.min_normal, width=float_width(dtype), allow_subnormal=True),
                        st.just(0.0))
-        return _array(draw, shape, el, dtype)
+        return _array(draw, shape, el, dtype, (-f.min_normal, f.min_normal))
     if regime == "hetero-rows":
         # Each slice shifted by its own large offset: a global max or a global
         # sum underflows whole slices.
-        x = _array(draw, shape, _floats(-5, 5, dtype), dtype)
+        x = _array(draw, shape, _floats(-5, 5, dtype), dtype, (-5, 5))
         r = min(f.max_finite / 4, 50 * abs(lsub))
         mv = _moved(x, axis)
         offs = draw(hnp.arrays(np.float64, mv.shape[:-1], elements=_floats(-r, r, dtype)))
         mv += offs[..., None]
         return x
     if regime == "sorted":
-        x = _array(draw, shape, _floats(-60, 60, dtype), dtype)
+        x = _array(draw, shape, _floats(-60, 60, dtype), dtype, (-60, 60))
         mv = _moved(x, axis)
         mv.sort(axis=-1)
         if draw(st.booleans()):
             mv[...] = mv[..., ::-1].copy()
         return x
     if regime in ("neg-inf", "nan-inf"):
-        x = _array(draw, shape, _floats(-10, 10, dtype), dtype)
+        x = _array(draw, shape, _floats(-10, 10, dtype), dtype, (-10, 10))
         specials = [-math.inf] if regime == "neg-inf" else [math.nan, math.inf, -math.inf]
-        hit = draw(hnp.arrays(np.bool_, shape, elements=st.booleans()))
+        hit = bools(draw, shape, axis)
         kinds = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from(specials)))
         x = np.where(hit, kinds, x)
         if x.size and x.ndim and draw(st.booleans()):
@@ -120,7 +171,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
             mv.reshape(-1, mv.shape[-1])[0] = -math.inf  # a whole slice of -inf
         return x
     if regime == "long-row":
-        return _array(draw, shape, _floats(-30, 30, dtype), dtype)
+        return _array(draw, shape, _floats(-30, 30, dtype), dtype, (-30, 30))
     raise ValueError(f"unknown regime {regime!r}")
 
 
@@ -187,7 +238,7 @@ def draw_extras(draw, case: Case, function: str, dtype: str) -> None:
     n = case.row_length
     if function == "masked_softmax":
         kind = draw(st.sampled_from(["random", "all-masked-slice", "one-unmasked"]))
-        keep = draw(hnp.arrays(np.bool_, shape, elements=st.booleans()))
+        keep = ~bools(draw, shape, ax)
         mv = np.moveaxis(keep, ax, -1)
         if kind == "all-masked-slice" and mv.size:
             mv.reshape(-1, n)[0] = False
