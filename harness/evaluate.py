@@ -20,7 +20,7 @@ from oracles import fast as fast_oracle
 from oracles.api import sparse_slices
 
 from . import policy
-from .records import Case, Finding, Impl, is_soft
+from .records import Case, Finding, Impl, finite_or_none, is_soft
 from .ulp import Measure, measure
 
 _CACHE: OrderedDict = OrderedDict()
@@ -198,4 +198,5 @@ def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: 
     e = np.where(np.isfinite(err), err, -1).reshape(-1)
     top = np.argsort(e)[-k:]
     dd, bb = d.reshape(-1), bounded.reshape(-1)
-    return [[float(dd[i]), float(e[i]), float(bb[i])] for i in top if e[i] >= 0 and np.isfinite(dd[i])]
+    # An unbounded budget (the spread term overflows at +-max finite) is None: JSON has no inf.
+    return [[float(dd[i]), float(e[i]), finite_or_none(bb[i])] for i in top if e[i] >= 0 and np.isfinite(dd[i])]

@@ -254,7 +254,10 @@ class Result:
         return asdict(self)
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), allow_nan=False, default=_json_default, separators=(",", ":"))
+        # A non-finite float that reached stats or the message fields would
+        # make the line unwritable and lose the result: map it to None.
+        return json.dumps(_finite_tree(self.to_json()), allow_nan=False, default=_json_default,
+                          separators=(",", ":"))
 
     @classmethod
     def from_json(cls, d: dict) -> Result:
@@ -265,6 +268,16 @@ class Result:
             raise ValueError(f"schema {d['schema']!r} is not {SCHEMA_VERSION}")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _finite_tree(o):
+    if isinstance(o, dict):
+        return {k: _finite_tree(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite_tree(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return finite_or_none(o)
+    return o
 
 
 def _json_default(o):
