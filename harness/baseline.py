@@ -9,6 +9,7 @@ implementation/property/dtype ran and no longer fails is reported as fixed.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,23 @@ class Entry:
         return f"{self.impl} {self.property} {self.dtype} {self.regime} ({self.reason})"
 
 
+# Derandomized (ci) draws depend on the Hypothesis version: the file records
+# the one it was made with, so that a different one is named when entries move.
+HYPOTHESIS_HEADER = re.compile(r"^# hypothesis == *([0-9][0-9.]*)", re.M)
+
+
 @dataclass
 class Baseline:
     entries: list[Entry] = field(default_factory=list)
     path: Path | None = None
+    hypothesis: str | None = None
+
+    def version_note(self, installed: str) -> str | None:
+        """A warning line when this baseline was recorded with another Hypothesis."""
+        if self.hypothesis and self.hypothesis != installed:
+            return (f"baseline {self.path} was recorded with hypothesis {self.hypothesis}, this run uses "
+                    f"{installed}: derandomized draws differ, so entries may turn new or stale for that reason alone")
+        return None
 
     def match(self, res) -> Entry | None:
         d = res if isinstance(res, dict) else res.to_json()
@@ -67,7 +81,8 @@ class Baseline:
 def load(path: str | Path) -> Baseline:
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError(f"xfails file {p} does not exist") from None
     except tomllib.TOMLDecodeError as e:
@@ -80,17 +95,21 @@ def load(path: str | Path) -> Baseline:
         if unknown:
             raise UsageError(f"xfails file {p}: entry {i} has unknown key(s) {', '.join(sorted(unknown))}")
         entries.append(Entry(**{k: str(v) for k, v in raw.items()}))
-    return Baseline(entries, p)
+    m = HYPOTHESIS_HEADER.search(text)
+    return Baseline(entries, p, m.group(1) if m else None)
 
 
 def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def dump(entries: list[Entry]) -> str:
+def dump(entries: list[Entry], hypothesis: str | None = None) -> str:
     lines = ["# Known findings: failures that are expected, with the reason.",
              "# A new failure fails CI; an entry that stops failing is reported as fixed.",
-             "# Rewrite from a run with: softmax-harness baseline --update RESULTS_DIR...", ""]
+             "# Rewrite from a run with: softmax-harness baseline --update RESULTS_DIR..."]
+    if hypothesis:
+        lines.append(f"# hypothesis == {hypothesis} (recorded with; derandomized draws depend on it)")
+    lines.append("")
     for e in sorted(entries, key=lambda e: (e.impl, e.property, e.dtype, e.regime)):
         lines.append("[[known]]")
         for f in ("impl", "property", "dtype", "regime", "verdict", "reason", "link"):

@@ -337,6 +337,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
     terminalreporter.write_sep("=", f"softmax-harness: {len(results)} results in {h.results_dir}")
     terminalreporter.write_line(table(results))
+    import hypothesis
+
+    note = h.baseline.version_note(hypothesis.__version__)
+    if note:
+        terminalreporter.write_line("NOTE: " + note)
     for entry in h.baseline.stale(results):
         msg = f"baseline entry no longer fails (fixed?): {entry.describe()}"
         terminalreporter.write_line("FIXED: " + msg)

@@ -33,15 +33,28 @@ def read_results(dirs: list[str]) -> list[dict]:
     return out
 
 
+def hypothesis_version(dirs: list[str]) -> str | None:
+    """The Hypothesis version the results were drawn with (env.json), when all agree."""
+    seen = set()
+    for d in dirs:
+        for f in Path(d).rglob("env.json"):
+            try:
+                seen.add(json.loads(f.read_text(encoding="utf-8")).get("versions", {}).get("hypothesis"))
+            except (OSError, json.JSONDecodeError, AttributeError):
+                seen.add(None)
+    return seen.pop() if len(seen) == 1 else None
+
+
 def main(args) -> int:
     results = read_results(args.dirs)
     old = B.load(args.file) if Path(args.file).is_file() else B.Baseline()
     entries = B.from_results(results, old)
+    text = B.dump(entries, hypothesis_version(args.dirs))
     if args.update:
-        Path(args.file).write_text(B.dump(entries), encoding="utf-8")
+        Path(args.file).write_text(text, encoding="utf-8")
         print(f"wrote {len(entries)} entries to {args.file}")
     else:
-        print(B.dump(entries))
+        print(text)
     stale = old.stale(results)
     for e in stale:
         print(f"FIXED (no longer fails): {e.describe()}")
