@@ -3,6 +3,9 @@ narrowing, stale entries, and one-line errors for a bad file."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from harness.baseline import Baseline, Entry, dump, load
@@ -63,3 +66,13 @@ def test_bad_file_is_a_usage_error(tmp_path, text, needle):
     p.write_text(text)
     with pytest.raises(UsageError, match=needle):
         load(p)
+
+
+def test_every_glob_in_tox_and_readme_selects_an_implementation():
+    # Ids carry brackets; a glob written for fnmatch's character classes selects nothing.
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "tox.ini").read_text() + (root / "README.md").read_text()
+    globs = {g for arg in re.findall(r"--impls ['\"]([^'\"]+)['\"]", text) for g in arg.split(",")}
+    assert globs
+    ids = [i.id for i in all_impls()]
+    assert [g for g in sorted(globs) if not any(glob_match(i, g) for i in ids)] == []
