@@ -161,12 +161,18 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         return Finding("accuracy", "wrong-shape", message=f"shape {got.shape} vs expected {ex.rounded.shape}")
     meas = measure(got, ex, fmt)
     bud = budget_for(case, impl.function, ex, meas)
-    verdict, tiers = policy.grade(meas.err, meas.special, bud)
+    abs_bud = None
+    if np.isinf(bud.bounded).any() or np.isinf(bud.good).any():
+        # The same budgets in absolute units (ulp = 1), for elements whose ulps overflow.
+        abs_bud = budget_for(case, impl.function, ex, Measure(meas.err, np.ones_like(meas.ulp), meas.special))
+    verdict, tiers = policy.grade(meas.err, meas.special, bud, meas.diff, abs_bud)
     if not tiers.size:
         return Finding("accuracy", "exact", 0.0, message="empty output")
     # Worst element: highest tier, then largest err/bounded ratio.
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
+        if abs_bud is not None:
+            ratio = np.where(np.isinf(bud.bounded), meas.diff / np.maximum(abs_bud.bounded, 1e-300), ratio)
     key = tiers.astype(np.float64) * 1e6 + np.minimum(np.nan_to_num(ratio, nan=np.inf), 1e5)
     flat = int(np.argmax(key))
     idx = [int(i) for i in np.unravel_index(flat, tiers.shape)]
@@ -174,10 +180,15 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
     max_ulp = float(finite_err.max()) if finite_err.size else None
     g_w = got.reshape(-1)[flat].item()
     e_w = ex.rounded.reshape(-1)[flat].item()
-    msg = (f"worst at {tuple(idx)}: got {float(g_w)!r}, correctly rounded {float(e_w)!r}"
-           + (f", {meas.err.reshape(-1)[flat]:.3g} ulp (budget good {bud.good.reshape(-1)[flat]:.3g},"
-              f" bounded {bud.bounded.reshape(-1)[flat]:.3g})" if not meas.special.reshape(-1)[flat] else
-              " (special-value mismatch)"))
+    if meas.special.reshape(-1)[flat]:
+        tail = " (special-value mismatch)"
+    elif abs_bud is not None and np.isinf(bud.bounded.reshape(-1)[flat]):  # ulps overflow: say it absolutely
+        ag, ab = abs_bud.good.reshape(-1)[flat], abs_bud.bounded.reshape(-1)[flat]
+        tail = f", off by {meas.diff.reshape(-1)[flat]:.3g} (absolute budget good {ag:.3g}, bounded {ab:.3g})"
+    else:
+        tail = (f", {meas.err.reshape(-1)[flat]:.3g} ulp (budget good {bud.good.reshape(-1)[flat]:.3g},"
+                f" bounded {bud.bounded.reshape(-1)[flat]:.3g})")
+    msg = f"worst at {tuple(idx)}: got {float(g_w)!r}, correctly rounded {float(e_w)!r}{tail}"
     stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),
              "points": _points(case, impl.function, meas.err, bud.bounded),
              "output_sha": hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()[:12],

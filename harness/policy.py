@@ -259,13 +259,24 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
     raise ValueError(f"no budget for function {function!r}")
 
 
-def grade(err: np.ndarray, special: np.ndarray, budget: Budget) -> tuple[str, np.ndarray]:
+def grade(err: np.ndarray, special: np.ndarray, budget: Budget, diff: np.ndarray | None = None,
+          abs_budget: Budget | None = None) -> tuple[str, np.ndarray]:
     """Per-element grade index (0..4 = exact..out-of-bound, 5 = wrong-special)
-    and the worst verdict."""
+    and the worst verdict.
+
+    In float64 an exact value of 0 has an ulp of 2**-1074, so an error or a
+    budget above ~9e-16 is more than 2**1024 ulps: both overflow to inf, and
+    inf <= inf would pass any output.  Where a budget overflowed, the absolute
+    error ``diff`` is compared with the absolute budget instead (the same
+    inequality, multiplied through by the ulp)."""
     tiers = np.full(err.shape, 4, dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        tiers = np.where(err <= budget.bounded, 3, tiers)
-        tiers = np.where(err <= budget.good, 2, tiers)
+        ok_b, ok_g = err <= budget.bounded, err <= budget.good
+        if diff is not None and abs_budget is not None:
+            ok_b = np.where(np.isinf(budget.bounded), diff <= abs_budget.bounded, ok_b)
+            ok_g = np.where(np.isinf(budget.good), diff <= abs_budget.good, ok_g)
+        tiers = np.where(ok_b, 3, tiers)
+        tiers = np.where(ok_g, 2, tiers)
         tiers = np.where(err <= 1.0, 1, tiers)
         tiers = np.where(err <= 0.5, 0, tiers)
     tiers = np.where(special, 5, tiers)

@@ -24,7 +24,7 @@ from .evaluate import budget_for, expected, invoke
 from .evaluate import contract as _contract
 from .records import Case, Finding, Impl, is_soft
 from .sigmoid_equivalence import sigmoid_equivalence
-from .ulp import measure
+from .ulp import Measure, measure
 
 SOFTMAX_LIKE = ("softmax", "masked_softmax", "sparse_softmax")
 ROWWISE = ("softmax", "log_softmax", "masked_softmax", "softmax_vjp")
@@ -38,6 +38,12 @@ class Checked:
     exact: object
     meas: object
     budget: policy.Budget
+    abs_budget: policy.Budget | None = None  # absolute units, where some ulp budget overflowed
+
+    def absolute(self) -> policy.Budget:
+        if self.abs_budget is not None:
+            return self.abs_budget
+        return policy.Budget(self.budget.good * self.meas.ulp, self.budget.bounded * self.meas.ulp)
 
 
 def _run(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
@@ -48,13 +54,32 @@ def _run(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
     ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
     fmt = format_of(ex.rounded.dtype)
     meas = measure(oc.output, ex, fmt)
-    return None, Checked(np.asarray(oc.output), ex, meas, budget_for(case, impl.function, ex, meas))
+    bud = budget_for(case, impl.function, ex, meas)
+    abs_bud = None
+    if np.isinf(bud.bounded).any():  # see policy.grade: float64 ulps of an exact 0 overflow
+        abs_bud = budget_for(case, impl.function, ex, Measure(meas.err, np.ones_like(meas.ulp), meas.special))
+    return None, Checked(np.asarray(oc.output), ex, meas, bud, abs_bud)
 
 
-def _grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str) -> Finding:
-    """Grade a metamorphic discrepancy (in ulps) against summed budgets."""
+def _pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> tuple:
+    """(|a - b|, allowed bounded, allowed good) in absolute units, for _grade_pair."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return np.where(a.astype(np.float64) == b.astype(np.float64), 0.0, d), allowed.bounded, allowed.good
+
+
+def _grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str,
+                absolute: tuple | None = None) -> Finding:
+    """Grade a metamorphic discrepancy (in ulps) against summed budgets.
+    ``absolute`` = (difference, allowed, good) in absolute units replaces the
+    ulp figures where the allowed ulps overflowed (inf would allow anything)."""
     if diff_ulp.size == 0:
         return Finding(name, "exact", 0.0, message="empty")
+    over = np.isinf(allowed) if absolute is not None else np.zeros(np.shape(allowed), dtype=bool)
+    if over.any():
+        da, aa, ga = absolute
+        diff_ulp = np.where(over, np.where(np.isnan(diff_ulp), np.nan, da), diff_ulp)
+        allowed, good = np.where(over, aa, allowed), np.where(over, ga, good)
     d = np.where(np.isnan(diff_ulp), np.inf, diff_ulp)
     ratio = d / np.maximum(allowed, 1e-300)
     k = int(np.argmax(ratio))
@@ -71,7 +96,10 @@ def _grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.n
         verdict = "bounded"
     else:
         verdict = "out-of-bound"
-    return Finding(name, verdict, mx, idx, f"{what}: {worst:.3g} ulp apart at {tuple(idx)} "
+    unit = "apart (absolute)" if over.reshape(-1)[k] else "ulp apart"
+    if over.any():
+        mx = float(np.nanmax(np.where(over, np.nan, d))) if not over.all() else None
+    return Finding(name, verdict, mx, idx, f"{what}: {worst:.3g} {unit} at {tuple(idx)} "
                    f"(allowed {allowed.reshape(-1)[k]:.3g})", float(allowed.reshape(-1)[k]))
 
 
@@ -204,8 +232,10 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
     if bad:
         return Finding("shift_invariance", bad.verdict, message=f"on x + {c!r}: {bad.message}")
     d = _diff_ulp(a.out, b.out, a.meas.ulp)
+    aa, ab = a.absolute(), b.absolute()
     return _grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded, a.budget.good + b.budget.good,
-                       f"f(x) vs f(x + {c!r})")
+                       f"f(x) vs f(x + {c!r})",
+                       _pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
 
 
 def _perm(case: Case) -> np.ndarray:
@@ -241,7 +271,9 @@ def permutation(impl: Impl, case: Case) -> Finding:
         inv = np.argsort(p)
         back = b.out[..., inv, :][..., :, inv]
     d = _diff_ulp(a.out, back, a.meas.ulp)
-    return _grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)")
+    aa = a.absolute()
+    return _grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
+                       _pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
 
 
 def monotonicity(impl: Impl, case: Case) -> Finding:

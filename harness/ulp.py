@@ -24,6 +24,7 @@ class Measure:
     err: np.ndarray  # ulps, float64; NaN where ``special`` is set
     ulp: np.ndarray  # ulp of the exact value in the output format
     special: np.ndarray  # bool: NaN/inf mismatch
+    diff: np.ndarray | None = None  # |got - exact|, absolute; ulps overflow past 2**1024 * min subnormal
 
 
 def ulp_of(hi: np.ndarray, lo: np.ndarray, fmt: Format) -> np.ndarray:
@@ -56,4 +57,4 @@ def measure(got: np.ndarray, exact: Exact, fmt: Format) -> Measure:
     agree = (np.isnan(g) & np.isnan(r)) | (np.isinf(g) & (g == r))
     special = ~numeric & ~agree
     err = np.where(special, np.nan, err)
-    return Measure(err, ulp, special)
+    return Measure(err, ulp, special, np.where(numeric, diff, np.nan))

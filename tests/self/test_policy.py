@@ -59,3 +59,31 @@ def test_small_errors_grade_exact_and_faithful(ulps, want):
 def test_gate():
     assert policy.passes("bounded") and not policy.passes("bounded", "good")
     assert not policy.passes("out-of-bound") and not policy.passes("wrong-special")
+
+
+def test_an_overflowing_float64_budget_does_not_pass_everything():
+    # g constant along the row: the exact VJP is 0, whose float64 ulp is 2**-1074, so
+    # an error or budget above ~9e-16 is inf ulps.  s * g (no subtraction) is wrong by ~s.
+    from harness import registry
+    from harness.evaluate import accuracy
+
+    x = np.array([[0.5, 1.0, 2.0], [3.0, -1.0, 0.25]])
+    case = Case(x, upstream=np.full_like(x, 300.0))
+    s = np.exp(x - x.max(-1, keepdims=True))
+    s /= s.sum(-1, keepdims=True)
+    assert accuracy(registry.get("numpy.softmax_vjp"), case, np.zeros_like(x)).verdict in policy.PASSING
+    wrong = accuracy(registry.get("numpy.softmax_vjp"), case, s * 300.0)
+    assert wrong.verdict == "out-of-bound", wrong.message
+    assert "absolute budget" in wrong.message
+
+
+def test_metamorphic_pairs_fall_back_to_absolute_units_where_ulps_overflow():
+    from harness.properties import _grade_pair
+
+    inf = np.array([np.inf, 3.0])
+    far = _grade_pair("permutation", inf, np.array([np.inf, 8.0]), np.array([np.inf, 4.0]), "f(Px) vs P f(x)",
+                      (np.array([1.0, 0.0]), np.array([1e-14, 0.0]), np.array([1e-15, 0.0])))
+    assert far.verdict == "out-of-bound" and "apart (absolute)" in far.message
+    near = _grade_pair("permutation", inf, np.array([np.inf, 8.0]), np.array([np.inf, 4.0]), "f(Px) vs P f(x)",
+                       (np.array([1e-16, 0.0]), np.array([1e-14, 0.0]), np.array([1e-15, 0.0])))
+    assert near.verdict == "good" and near.max_ulp == 3.0
