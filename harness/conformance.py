@@ -134,7 +134,7 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     if long_rows or profile == "thorough":
         long_rows = True
     total = max_examples if max_examples is not None else profile_settings(profile).max_examples
-    regimes = regimes_for(impl.function, long_rows)
+    regimes = regimes_for(impl.function)
     if impl.ranks is not None and max(impl.ranks) < 2:
         regimes = tuple(r for r in regimes if r != "hetero-rows")  # needs two slices
     per = max(MIN_PER_REGIME if max_examples is None else 1, math.ceil(total / len(regimes)))
