@@ -151,6 +151,15 @@ def budget_for(case: Case, function: str, exact: Exact, meas: Measure) -> policy
     return policy.budgets(function, st, absx, fmt, meas.ulp, extra)
 
 
+def absolute_budget(case: Case, function: str, exact: Exact, meas: Measure,
+                    bud: policy.Budget) -> policy.Budget | None:
+    """The same budgets in absolute units (ulp = 1), where some ulp budget
+    overflowed (see policy.grade); None where none did."""
+    if not (np.isinf(bud.bounded).any() or np.isinf(bud.good).any()):
+        return None
+    return budget_for(case, function, exact, Measure(meas.err, np.ones_like(meas.ulp), meas.special))
+
+
 def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = None) -> Finding:
     """Per-element ulp error against the oracle, graded against the budget."""
     out_dtype = impl.judge_dtype(case)
@@ -161,10 +170,7 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         return Finding("accuracy", "wrong-shape", message=f"shape {got.shape} vs expected {ex.rounded.shape}")
     meas = measure(got, ex, fmt)
     bud = budget_for(case, impl.function, ex, meas)
-    abs_bud = None
-    if np.isinf(bud.bounded).any() or np.isinf(bud.good).any():
-        # The same budgets in absolute units (ulp = 1), for elements whose ulps overflow.
-        abs_bud = budget_for(case, impl.function, ex, Measure(meas.err, np.ones_like(meas.ulp), meas.special))
+    abs_bud = absolute_budget(case, impl.function, ex, meas, bud)
     verdict, tiers = policy.grade(meas.err, meas.special, bud, meas.diff, abs_bud)
     if not tiers.size:
         return Finding("accuracy", "exact", 0.0, message="empty output")
