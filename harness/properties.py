@@ -59,10 +59,9 @@ def _run(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
 
 
 def _pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> tuple:
-    """(|a - b|, allowed bounded, allowed good) in absolute units, for _grade_pair."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    return np.where(a.astype(np.float64) == b.astype(np.float64), 0.0, d), allowed.bounded, allowed.good
+    """(|a - b|, allowed bounded, allowed good) in absolute units, for _grade_pair:
+    _diff_ulp with a unit ulp, so equal bits and NaN beside NaN are 0 as there."""
+    return _diff_ulp(a, b, 1.0), allowed.bounded, allowed.good
 
 
 def _grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str,

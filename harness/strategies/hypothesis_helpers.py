@@ -73,6 +73,11 @@ def _array(draw, shape, elements, dtype: str, span: tuple[float, float] | None =
     return np.where(np.isnan(overlay), dense, overlay)
 
 
+def _ranged(draw, shape, lo: float, hi: float, dtype: str) -> np.ndarray:
+    """_array of floats in [lo, hi], dense over the same span."""
+    return _array(draw, shape, _floats(lo, hi, dtype), dtype, (lo, hi))
+
+
 def _rng(draw) -> np.random.Generator:
     return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
@@ -117,7 +122,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
     lm, lsub = log_max(dtype), log_min_subnormal(dtype)
     if regime == "ordinary":
         scale = draw(st.sampled_from([1.0, 4.0, 20.0]))
-        return _array(draw, shape, _floats(-scale, scale, dtype), dtype, (-scale, scale))
+        return _ranged(draw, shape, -scale, scale, dtype)
     if regime == "tiny-spread":
         base = draw(_floats(-1e3, 1e3, dtype))
         steps = (draw(hnp.arrays(np.int64, shape, elements=st.integers(-3, 3), fill=st.nothing()))
@@ -135,7 +140,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
         return _array(draw, shape, el, dtype, (lm - 3, lm + 3))
     if regime == "underflow":
         # One maximum per slice; the rest sit where exp(x - max) is subnormal or 0.
-        x = _array(draw, shape, _floats(lsub - 8, lsub + 12, dtype), dtype, (lsub - 8, lsub + 12))
+        x = _ranged(draw, shape, lsub - 8, lsub + 12, dtype)
         offset = draw(_floats(-lm, lm, dtype))
         if x.size:
             mv = _moved(x, axis)
@@ -148,21 +153,21 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
     if regime == "hetero-rows":
         # Each slice shifted by its own large offset: a global max or a global
         # sum underflows whole slices.
-        x = _array(draw, shape, _floats(-5, 5, dtype), dtype, (-5, 5))
+        x = _ranged(draw, shape, -5, 5, dtype)
         r = min(f.max_finite / 4, 50 * abs(lsub))
         mv = _moved(x, axis)
         offs = draw(hnp.arrays(np.float64, mv.shape[:-1], elements=_floats(-r, r, dtype)))
         mv += offs[..., None]
         return x
     if regime == "sorted":
-        x = _array(draw, shape, _floats(-60, 60, dtype), dtype, (-60, 60))
+        x = _ranged(draw, shape, -60, 60, dtype)
         mv = _moved(x, axis)
         mv.sort(axis=-1)
         if draw(st.booleans()):
             mv[...] = mv[..., ::-1].copy()
         return x
     if regime in ("neg-inf", "nan-inf"):
-        x = _array(draw, shape, _floats(-10, 10, dtype), dtype, (-10, 10))
+        x = _ranged(draw, shape, -10, 10, dtype)
         specials = [-math.inf] if regime == "neg-inf" else [math.nan, math.inf, -math.inf]
         hit = bools(draw, shape, axis)
         kinds = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from(specials)))
@@ -172,7 +177,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str) -> np.
             mv.reshape(-1, mv.shape[-1])[0] = -math.inf  # a whole slice of -inf
         return x
     if regime == "long-row":
-        return _array(draw, shape, _floats(-30, 30, dtype), dtype, (-30, 30))
+        return _ranged(draw, shape, -30, 30, dtype)
     raise ValueError(f"unknown regime {regime!r}")
 
 
