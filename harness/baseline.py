@@ -1,10 +1,19 @@
 """Known-findings baseline (the xfails file).
 
 A TOML file of ``[[known]]`` entries, each with glob patterns for ``impl``,
-``property``, ``dtype`` and ``regime``, an optional ``verdict``, a ``reason``
-and an upstream ``link``.  A failing result that matches an entry is
-``known`` (xfail); a new failure fails the run; an entry whose
-implementation/property/dtype ran and no longer fails is reported as fixed.
+``property``, ``dtype`` and ``regime``, an optional ``verdict``, a ``reason``,
+an upstream ``link`` and optional conditions ``when = { scipy = ">=1.17",
+cpu = "avx512_fp16" }`` (package version specifiers; ``cpu`` names flags
+that must be present, ``!flag`` absent).  A ``[recorded]`` table holds the
+package versions and CPU flags the file was made with.
+
+A failing result that matches an entry whose conditions hold is ``known``
+(xfail).  One that matches none is new and fails the run, unless this run's
+environment differs from the recorded one in something the result's family
+depends on (a package version, a CPU flag): then it is
+``environment-dependent``, reported with the differences, not failed.  An
+entry whose implementation/property/dtype ran and no longer fails is
+reported as fixed (or, where the environment differs, as not reproduced here).
 """
 
 from __future__ import annotations
@@ -17,6 +26,61 @@ from pathlib import Path
 from .registry import UsageError, glob_match
 
 FIELDS = ("impl", "property", "dtype", "regime")
+ENV_DEPENDENT = "environment-dependent"
+# The packages a family's numerics (or draws) depend on, beyond ALWAYS.
+ALWAYS = ("numpy", "ml_dtypes", "hypothesis")
+FAMILY_PACKAGES = {
+    "scipy": ("scipy",), "torch": ("torch",), "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    "keras": ("keras", "tensorflow-cpu", "tensorflow", "torch", "jax", "jaxlib"),
+    "jax": ("jax", "jaxlib"), "numba": ("numba", "llvmlite"), "cupy": ("cupy-cuda12x", "cupy-cuda13x"),
+    "numpy": (), "zoo": (),
+}  # other families (seed, user): every recorded package
+
+
+def _norm(pkg: str) -> str:
+    return pkg.lower().replace("_", "-")
+
+
+def current_fingerprint() -> dict:
+    from .environment import fingerprint
+
+    global _CURRENT
+    if _CURRENT is None:
+        _CURRENT = fingerprint()
+    return _CURRENT
+
+
+_CURRENT: dict | None = None
+
+
+def _cpu_terms(value) -> list[str]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(t).strip() for t in items if str(t).strip()]
+
+
+def _check_when(when: dict, where: str) -> dict:
+    """Validated conditions: package -> specifier string, cpu -> flags."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from .environment import CPU_FLAGS, PACKAGES
+
+    out = {}
+    known = {_norm(p) for p in PACKAGES}
+    for k, v in when.items():
+        if k == "cpu":
+            for t in _cpu_terms(v):
+                if t.lstrip("!") not in CPU_FLAGS:
+                    raise UsageError(f"{where}: unknown cpu flag {t!r} in 'when' (known: {', '.join(CPU_FLAGS)})")
+            out["cpu"] = ",".join(_cpu_terms(v))
+        elif _norm(k) in known:
+            try:
+                SpecifierSet(str(v))
+            except InvalidSpecifier:
+                raise UsageError(f"{where}: 'when' {k} = {v!r} is not a version specifier like '>=1.17'") from None
+            out[k] = str(v)
+        else:
+            raise UsageError(f"{where}: unknown 'when' key {k!r} (a package: {', '.join(PACKAGES)}; or cpu)")
+    return out
 
 
 @dataclass
@@ -28,16 +92,50 @@ class Entry:
     verdict: str = "*"
     reason: str = ""
     link: str = ""
+    when: dict = field(default_factory=dict)
 
-    def matches(self, r: dict) -> bool:
-        return all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in FIELDS + ("verdict",))
+    def holds(self, fp: dict) -> bool:
+        """Do the entry's conditions hold in the environment ``fp`` (a fingerprint)?"""
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import InvalidVersion, Version
 
-    def covers(self, r: dict) -> bool:
-        """Same implementation/property/dtype: the entry could have fired."""
-        return all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in ("impl", "property", "dtype"))
+        versions = {_norm(k): v for k, v in (fp.get("versions") or {}).items()}
+        for k, spec in self.when.items():
+            if k == "cpu":
+                have = set(fp.get("cpu") or [])
+                if not all((t[1:] not in have) if t.startswith("!") else (t in have) for t in _cpu_terms(spec)):
+                    return False
+                continue
+            v = versions.get(_norm(k))
+            try:
+                if v is None or Version(v) not in SpecifierSet(spec):
+                    return False
+            except InvalidVersion:
+                return False
+        return True
+
+    def matches(self, r: dict, fp: dict | None = None) -> bool:
+        return (all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in FIELDS + ("verdict",))
+                and self.holds(_fp_of(r, fp)))
+
+    def covers(self, r: dict, fp: dict | None = None) -> bool:
+        """Same implementation/property/dtype, conditions holding: the entry could have fired."""
+        return (all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in ("impl", "property", "dtype"))
+                and self.holds(_fp_of(r, fp)))
 
     def describe(self) -> str:
-        return f"{self.impl} {self.property} {self.dtype} {self.regime} ({self.reason})"
+        cond = f" when {_when_text(self.when)}" if self.when else ""
+        return f"{self.impl} {self.property} {self.dtype} {self.regime}{cond} ({self.reason})"
+
+
+def _when_text(when: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in when.items())
+
+
+def _fp_of(r: dict, fp: dict | None) -> dict:
+    """The environment a result dict was computed in: its folder's (``_fp``,
+    set by readers of result folders), else the one given, else this process's."""
+    return r.get("_fp") or fp or current_fingerprint()
 
 
 # Derandomized (ci) draws depend on the Hypothesis version: the file records
@@ -50,6 +148,7 @@ class Baseline:
     entries: list[Entry] = field(default_factory=list)
     path: Path | None = None
     hypothesis: str | None = None
+    recorded: dict | None = None  # {"versions": {...}, "cpu": [...]} the file was made with
 
     def version_note(self, installed: str) -> str | None:
         """A warning line when this baseline was recorded with another Hypothesis."""
@@ -58,21 +157,54 @@ class Baseline:
                     f"{installed}: derandomized draws differ, so entries may turn new or stale for that reason alone")
         return None
 
-    def match(self, res) -> Entry | None:
+    def match(self, res, fp: dict | None = None) -> Entry | None:
         d = res if isinstance(res, dict) else res.to_json()
         for e in self.entries:
-            if e.matches(d):
+            if e.matches(d, fp):
                 return e
         return None
 
-    def stale(self, results: list[dict]) -> list[Entry]:
+    def differences(self, family: str | None = None, fp: dict | None = None) -> list[str]:
+        """How ``fp`` (default: this process) differs from the recorded
+        environment in what ``family`` depends on; [] when nothing is recorded."""
+        if not self.recorded:
+            return []
+        fp = fp or current_fingerprint()
+        rec = {_norm(k): v for k, v in (self.recorded.get("versions") or {}).items()}
+        now = {_norm(k): v for k, v in (fp.get("versions") or {}).items()}
+        pkgs = FAMILY_PACKAGES.get(family or "")
+        names = sorted(set(rec) | set(now)) if pkgs is None else [_norm(p) for p in ALWAYS + pkgs]
+        out = []
+        for p in names:
+            if rec.get(p) != now.get(p) and (p in rec or p in now):
+                out.append(f"{p} {rec.get(p, 'not recorded')} -> {now.get(p, 'absent')}")
+        if "cpu" not in self.recorded:
+            out.append("cpu flags not recorded")
+        else:
+            was, has = set(self.recorded["cpu"]), set(fp.get("cpu") or [])
+            out += [f"cpu +{f}" for f in sorted(has - was)] + [f"cpu -{f}" for f in sorted(was - has)]
+        return out
+
+    def classify(self, res, fp: dict | None = None) -> str | None:
+        """For a failing result: the ``known`` text (an entry's reason, or the
+        environment-dependent note), or None for a new finding."""
+        d = res if isinstance(res, dict) else res.to_json()
+        entry = self.match(d, fp)
+        if entry is not None:
+            return entry.reason or "known"
+        diff = self.differences(d.get("family"), _fp_of(d, fp))
+        if diff:
+            return f"{ENV_DEPENDENT}: not in the baseline, whose environment differs here ({'; '.join(diff)})"
+        return None
+
+    def stale(self, results: list[dict], fp: dict | None = None) -> list[Entry]:
         """Entries that ran (covered by some result) and matched no failure."""
         from .policy import PASSING
 
         out = []
         for e in self.entries:
-            ran = any(e.covers(r) and r.get("verdict") not in ("unavailable", "unsupported") for r in results)
-            fired = any(e.matches(r) and (r.get("known") or r.get("verdict") not in PASSING) for r in results)
+            ran = any(e.covers(r, fp) and r.get("verdict") not in ("unavailable", "unsupported") for r in results)
+            fired = any(e.matches(r, fp) and (r.get("known") or r.get("verdict") not in PASSING) for r in results)
             if ran and not fired:
                 out.append(e)
         return out
@@ -94,28 +226,44 @@ def load(path: str | Path) -> Baseline:
         unknown = set(raw) - set(Entry.__dataclass_fields__)
         if unknown:
             raise UsageError(f"xfails file {p}: entry {i} has unknown key(s) {', '.join(sorted(unknown))}")
-        entries.append(Entry(**{k: str(v) for k, v in raw.items()}))
+        when = raw.pop("when", {})
+        if not isinstance(when, dict):
+            raise UsageError(f"xfails file {p}: entry {i}: 'when' must be a table like {{ scipy = \">=1.17\" }}")
+        entries.append(Entry(**{k: str(v) for k, v in raw.items()},
+                             when=_check_when(when, f"xfails file {p}: entry {i}")))
+    recorded = data.get("recorded")
+    if recorded is not None and not (isinstance(recorded, dict) and isinstance(recorded.get("versions", {}), dict)):
+        raise UsageError(f"xfails file {p}: [recorded] must hold a versions table and a cpu list")
     m = HYPOTHESIS_HEADER.search(text)
-    return Baseline(entries, p, m.group(1) if m else None)
+    hyp = (recorded or {}).get("versions", {}).get("hypothesis") or (m.group(1) if m else None)
+    return Baseline(entries, p, hyp, recorded)
 
 
 def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def dump(entries: list[Entry], hypothesis: str | None = None) -> str:
+def dump(entries: list[Entry], recorded: dict | None = None) -> str:
     lines = ["# Known findings: failures that are expected, with the reason.",
              "# A new failure fails CI; an entry that stops failing is reported as fixed.",
-             "# Rewrite from a run with: softmax-harness baseline --update RESULTS_DIR..."]
-    if hypothesis:
-        lines.append(f"# hypothesis == {hypothesis} (recorded with; derandomized draws depend on it)")
-    lines.append("")
-    for e in sorted(entries, key=lambda e: (e.impl, e.property, e.dtype, e.regime)):
+             "# Rewrite from a run with: softmax-harness baseline --update RESULTS_DIR...",
+             "# [recorded]: the environment the entries were seen in (derandomized draws depend on hypothesis);",
+             "# a new failure where this run differs in what its family depends on is environment-dependent.",
+             ""]
+    if recorded:
+        lines.append("[recorded]")
+        lines.append("cpu = [" + ", ".join(_q(c) for c in recorded.get("cpu") or []) + "]")
+        lines.append("[recorded.versions]")
+        lines += [f"{_q(k)} = {_q(v)}" for k, v in sorted((recorded.get("versions") or {}).items())]
+        lines.append("")
+    for e in sorted(entries, key=lambda e: (e.impl, e.property, e.dtype, e.regime, _when_text(e.when))):
         lines.append("[[known]]")
         for f in ("impl", "property", "dtype", "regime", "verdict", "reason", "link"):
             v = getattr(e, f)
             if v or f in FIELDS:
                 lines.append(f"{f} = {_q(v)}")
+        if e.when:
+            lines.append("when = { " + ", ".join(f"{_q(k)} = {_q(v)}" for k, v in e.when.items()) + " }")
         lines.append("")
     return "\n".join(lines)
 
@@ -138,5 +286,11 @@ def from_results(results: list[dict], old: Baseline | None = None) -> list[Entry
         # be told when, say, out-of-bound turns into wrong-special.
         seen[key] = Entry(r["impl"], r["property"], r["dtype"], regime, "*",
                           prev.reason if prev else f"{r.get('verdict')}: {str(r.get('message', ''))[:160]}",
-                          prev.link if prev else "")
+                          prev.link if prev else "", dict(prev.when) if prev else {})
+    if old:
+        # Conditional entries that do not hold where these results ran are kept:
+        # they describe other environments.
+        fps = [r.get("_fp") for r in results] or [None]
+        kept = [e for e in old.entries if e.when and not any(e.holds(_fp_of({}, fp)) for fp in fps)]
+        return list(seen.values()) + kept
     return list(seen.values())

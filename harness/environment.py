@@ -11,7 +11,8 @@ import time
 from importlib import metadata
 
 PACKAGES = ("numpy", "scipy", "mpmath", "gmpy2", "python-flint", "ml_dtypes", "hypothesis", "torch",
-            "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib", "numba", "cupy-cuda12x", "cupy-cuda13x")
+            "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib", "numba", "llvmlite",
+            "cupy-cuda12x", "cupy-cuda13x")
 
 
 def versions() -> dict:
@@ -22,6 +23,31 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+# CPU features that change numerics: the SIMD width numpy and XLA vectorise
+# reductions with, and the half-precision and matrix units oneDNN dispatches to
+# (tf.nn.softmax with oneDNN on differs in float16 on avx512_fp16/AMX machines).
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_fp16", "asimd", "sve")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU_FLAGS this machine has (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read()
+    except OSError:
+        return []
+    have: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            have.update(value.split())
+    return [f for f in CPU_FLAGS if f in have]
+
+
+def fingerprint() -> dict:
+    """What a verdict may depend on besides the code: package versions and CPU flags."""
+    return {"versions": versions(), "cpu": cpu_flags()}
 
 
 def modes() -> dict:
@@ -49,8 +75,9 @@ def gpu_name() -> str | None:
 
 def env_record(env_id: str) -> dict:
     return {"env_id": env_id, "python": sys.version.split()[0], "platform": platform.platform(),
-            "hostname": socket.gethostname(), "versions": versions(), "device": "cuda" if gpu_name() else "cpu",
-            "gpu": gpu_name(), "tox_env": os.environ.get("TOX_ENV_NAME"), **modes(), "started": time.time()}
+            "hostname": socket.gethostname(), "versions": versions(), "cpu": cpu_flags(),
+            "device": "cuda" if gpu_name() else "cpu", "gpu": gpu_name(), "tox_env": os.environ.get("TOX_ENV_NAME"),
+            **modes(), "started": time.time()}
 
 
 def prepare_env(h) -> None:

@@ -295,7 +295,8 @@ def _env_entry(rs: ResultSet, results: list[dict]) -> dict:
     return {
         "id": rs.label, "dir": str(rs.dir), "python": env.get("python", "?"), "platform": env.get("platform", "?"),
         "hostname": env.get("hostname", "?"), "device": env.get("device", "?"), "gpu": env.get("gpu"),
-        "modes": modes, "started": fmt_time(env.get("started")), "finished": fmt_time(env.get("finished")),
+        "cpu": env.get("cpu"), "modes": modes, "started": fmt_time(env.get("started")),
+        "finished": fmt_time(env.get("finished")),
         "complete": rs.finished and bool(results), "problems": list(rs.problems), "n": len(results),
         "counts": dict(counts), "files": rs.files, "n_impls": len(rs.impls),
         "n_unavailable": sum(1 for d in rs.impls if not d.get("available", True)),

@@ -18,38 +18,59 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
+def _env_of(folder: Path) -> dict | None:
+    try:
+        env = json.loads((folder / "env.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return env if isinstance(env, dict) else None
+
+
 def read_results(dirs: list[str]) -> list[dict]:
+    """Every result under ``dirs``, each with ``_fp``: the versions and CPU
+    flags of the env.json beside it (where there is one)."""
     out = []
     for d in dirs:
         p = Path(d)
         if not p.is_dir():
             raise UsageError(f"results folder {p} does not exist")
         for f in sorted(p.rglob("*.jsonl")):
+            env = _env_of(f.parent)
+            fp = {"versions": env.get("versions") or {}, "cpu": env.get("cpu")} if env else None
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
                 try:
-                    out.append(json.loads(line))
+                    r = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise UsageError(f"{f}:{n}: not JSON ({e.msg})") from None
+                if fp:
+                    r["_fp"] = fp
+                out.append(r)
     return out
 
 
-def hypothesis_version(dirs: list[str]) -> str | None:
-    """The Hypothesis version the results were drawn with (env.json), when all agree."""
-    seen = set()
-    for d in dirs:
-        for f in Path(d).rglob("env.json"):
-            try:
-                seen.add(json.loads(f.read_text(encoding="utf-8")).get("versions", {}).get("hypothesis"))
-            except (OSError, json.JSONDecodeError, AttributeError):
-                seen.add(None)
-    return seen.pop() if len(seen) == 1 else None
+def recorded(dirs: list[str]) -> dict:
+    """The environment the results were computed in (env.json): each package
+    version and the CPU flags where every folder agrees; a package whose
+    folders disagree is left out (unrecorded, so findings in it are
+    environment-dependent)."""
+    envs = [e for d in dirs for f in sorted(Path(d).rglob("env.json")) if (e := _env_of(f.parent))]
+    versions: dict[str, str] = {}
+    for pkg in sorted({k for e in envs for k in (e.get("versions") or {})}):
+        seen = {(e.get("versions") or {}).get(pkg) for e in envs}
+        if len(seen) == 1 and None not in seen:
+            versions[pkg] = seen.pop()
+    cpus = {tuple(e["cpu"]) for e in envs if e.get("cpu") is not None}
+    out: dict = {"versions": versions}
+    if len(cpus) == 1:
+        out["cpu"] = list(cpus.pop())
+    return out
 
 
 def main(args) -> int:
     results = read_results(args.dirs)
     old = B.load(args.file) if Path(args.file).is_file() else B.Baseline()
     entries = B.from_results(results, old)
-    text = B.dump(entries, hypothesis_version(args.dirs))
+    text = B.dump(entries, recorded(args.dirs))
     if args.update:
         Path(args.file).write_text(text, encoding="utf-8")
         print(f"wrote {len(entries)} entries to {args.file}")

@@ -49,7 +49,7 @@ def test_dump_load_round_trip(tmp_path):
 
 def test_baseline_records_and_names_its_hypothesis_version(tmp_path):
     p = tmp_path / "b.toml"
-    p.write_text(dump([Entry("x")], hypothesis="6.1.2"))
+    p.write_text(dump([Entry("x")], {"versions": {"hypothesis": "6.1.2"}, "cpu": []}))
     b = load(p)
     assert b.hypothesis == "6.1.2"
     assert b.version_note("6.1.2") is None
@@ -76,3 +76,53 @@ def test_every_glob_in_tox_and_readme_selects_an_implementation():
     assert globs
     ids = [i.id for i in all_impls()]
     assert [g for g in sorted(globs) if not any(glob_match(i, g) for i in ids)] == []
+
+
+FP_OLD = {"versions": {"scipy": "1.16.3", "numpy": "2.4.6", "hypothesis": "6.170.17"}, "cpu": ["avx2"]}
+FP_NEW = {"versions": {"scipy": "1.17.1", "numpy": "2.4.6", "hypothesis": "6.170.17"},
+          "cpu": ["avx2", "avx512_fp16"]}
+SCIPY_ROW = {"impl": "scipy.special.logsumexp", "family": "scipy", "property": "contract", "dtype": "bfloat16",
+             "regime": "-", "verdict": "error"}
+
+
+def test_when_conditions_on_versions_and_cpu_flags():
+    e = Entry("scipy.special.logsumexp", when={"scipy": ">=1.17", "cpu": "avx512_fp16"})
+    assert e.holds(FP_NEW) and not e.holds(FP_OLD)
+    assert not Entry("x", when={"cpu": "!avx512_fp16"}).holds(FP_NEW)
+    assert not Entry("x", when={"torch": ">=2"}).holds(FP_NEW)  # absent package: condition false
+    b = Baseline([e])
+    assert b.match(SCIPY_ROW, FP_NEW) is e and b.match(SCIPY_ROW, FP_OLD) is None
+    assert b.stale([{**SCIPY_ROW, "verdict": "exact"}], FP_OLD) == []  # could not have fired there
+
+
+def test_new_failure_where_the_environment_differs_is_environment_dependent():
+    b = Baseline([], recorded=FP_OLD)
+    note = b.classify(SCIPY_ROW, FP_NEW)
+    assert note.startswith("environment-dependent") and "scipy 1.16.3 -> 1.17.1" in note
+    assert "cpu +avx512_fp16" in note
+    assert b.classify(SCIPY_ROW, FP_OLD) is None  # same environment: new, fails the run
+    torch_row = {**SCIPY_ROW, "impl": "torch.softmax[cpu]", "family": "torch"}
+    assert "scipy" not in b.classify(torch_row, FP_NEW)  # only what the family depends on
+    assert b.classify(torch_row, {**FP_NEW, "cpu": ["avx2"]}) is None
+    assert Baseline([]).classify(SCIPY_ROW, FP_NEW) is None  # nothing recorded: strict
+
+
+def test_when_and_recorded_round_trip(tmp_path):
+    entries = [Entry("scipy.special.logsumexp", "contract", "bfloat16", reason="raises",
+                     when={"scipy": ">=1.17", "cpu": "!avx512_fp16"})]
+    p = tmp_path / "b.toml"
+    p.write_text(dump(entries, FP_OLD))
+    b = load(p)
+    assert b.entries[0].when == entries[0].when and b.recorded["cpu"] == ["avx2"]
+    assert b.hypothesis == "6.170.17" and b.recorded["versions"]["scipy"] == "1.16.3"
+
+
+@pytest.mark.parametrize(("when", "words"), [
+    ('{ scipy = "1.17" }', "not a version specifier"), ('{ nosuchpkg = ">=1" }', "unknown 'when' key"),
+    ('{ cpu = "avx9000" }', "unknown cpu flag"), ('">=1"', "must be a table"),
+])
+def test_bad_when_is_a_one_line_error(tmp_path, when, words):
+    p = tmp_path / "b.toml"
+    p.write_text(f'[[known]]\nimpl = "x"\nwhen = {when}\n')
+    with pytest.raises(UsageError, match=words):
+        load(p)
