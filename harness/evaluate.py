@@ -210,7 +210,7 @@ def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: 
         return []
     ax = case.norm_axis if case.logits.ndim else 0
     x = case.logits.astype(np.float64).reshape(case.logits.shape or (1,))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # -max - (+max) overflows: an inf distance, dropped below
         d = np.abs(x - np.max(np.where(np.isfinite(x), x, -np.inf), axis=ax, keepdims=True))
     e = np.where(np.isfinite(err), err, -1).reshape(-1)
     top = np.argsort(e)[-k:]

@@ -229,9 +229,10 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
         return Finding("shift_invariance", bad.verdict, message=f"on x + {c!r}: {bad.message}")
     d = _diff_ulp(a.out, b.out, a.meas.ulp)
     aa, ab = a.absolute(), b.absolute()
-    return _grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded, a.budget.good + b.budget.good,
-                       f"f(x) vs f(x + {c!r})",
-                       _pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
+    with np.errstate(over="ignore"):  # budgets near max finite add up to inf: unbounded, as meant
+        return _grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded,
+                           a.budget.good + b.budget.good, f"f(x) vs f(x + {c!r})",
+                           _pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
 
 
 def _perm(case: Case) -> np.ndarray:
@@ -268,8 +269,9 @@ def permutation(impl: Impl, case: Case) -> Finding:
         back = b.out[..., inv, :][..., :, inv]
     d = _diff_ulp(a.out, back, a.meas.ulp)
     aa = a.absolute()
-    return _grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
-                       _pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
+    with np.errstate(over="ignore"):  # as in shift_invariance: an overflowing budget is unbounded
+        return _grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
+                           _pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
 
 
 def monotonicity(impl: Impl, case: Case) -> Finding:

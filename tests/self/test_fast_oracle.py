@@ -77,7 +77,9 @@ def test_round_to_is_direct_rounding():
     assert fast.round_to(v, FORMATS["bfloat16"])[0] == 1 + 2.0**-7
     for name in ("float16", "float32"):
         x = np.random.default_rng(0).standard_normal(10000) * 10.0 ** np.random.default_rng(1).integers(-8, 8, 10000)
-        assert _bits_equal(fast.round_to(x, FORMATS[name]), x.astype(name).astype(np.float64))
+        with np.errstate(over="ignore"):  # numpy's cast overflows to inf, as round_to must
+            want = x.astype(name).astype(np.float64)
+        assert _bits_equal(fast.round_to(x, FORMATS[name]), want)
 
 
 def test_float64_and_extras_fall_back():
