@@ -64,3 +64,14 @@ def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:]
     assert sorted(p.name for p in (res / "e").glob("*.jsonl")) == files
     assert json.loads((res / "e" / "env.json").read_text()) == env
+
+
+def test_self_tests_parametrized_over_impls_write_nothing(tmp_path):
+    """test_adapters parametrizes over Impl objects without the conformance
+    fixture: that is not a conformance run and leaves no env.json/impls.json."""
+    res = tmp_path / "res"
+    r = _pytest("tests/self/test_adapters.py", "-n", "2", "-k", "numpy.stable_softmax", "--results", str(res),
+                "--env-id", "e")
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "passed" in r.stdout
+    assert not res.exists() or not any(res.rglob("*")), sorted(map(str, res.rglob("*")))
