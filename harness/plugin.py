@@ -125,10 +125,16 @@ def pytest_configure_node(node):
         node.workerinput["harness_session"] = h.session
 
 
+def is_conformance_item(item) -> bool:
+    """A conformance test: one that takes an ``Impl`` and the ``conformance``
+    fixture (self-tests parametrized over Impl objects are not)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return isinstance(params.get("impl"), Impl) and "conformance" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_finish(session):
     h = getattr(session.config, "_harness", None)
-    if h is not None and any(isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("impl"), Impl)
-                             for i in session.items):
+    if h is not None and any(is_conformance_item(i) for i in session.items):
         from .environment import prepare_env
 
         prepare_env(h)
@@ -151,7 +157,7 @@ def pytest_runtest_protocol(item, nextitem):
     """Under xdist: note the running test and arm the hang watchdog."""
     h = getattr(item.config, "_harness", None)
     params = getattr(getattr(item, "callspec", None), "params", {})
-    if h is None or not hasattr(item.config, "workerinput") or not isinstance(params.get("impl"), Impl):
+    if h is None or not hasattr(item.config, "workerinput") or not is_conformance_item(item):
         yield
         return
     note = {"nodeid": item.nodeid, "impl": params["impl"].id, "dtype": params.get("dtype"),
@@ -202,9 +208,7 @@ def pytest_runtest_logreport(report):
     res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,
                  message=msg, device=device, env={"env_id": h.env_id, "profile": h.profile, "worker": "controller"},
                  duration=elapsed, reproducer=again)
-    entry = h.baseline.match(res)
-    if entry is not None:
-        res.known = entry.reason
+    res.known = h.baseline.classify(res)
     h.write(res)
 
 
@@ -271,9 +275,7 @@ class Conformance:
         from . import policy
 
         if not policy.passes(res.verdict, self.h.gate):
-            entry = self.h.baseline.match(res)
-            if entry is not None:
-                res.known = entry.reason
+            res.known = self.h.baseline.classify(res)
         self.h.write(res)
 
     def gate(self, res: Result, others: list | None = None) -> Result:
@@ -284,11 +286,10 @@ class Conformance:
             self.h.write(res)
             pytest.fail("\n".join(_failure_text(r) for r in failing), pytrace=False)
         if not policy.passes(res.verdict, self.h.gate):
-            entry = self.h.baseline.match(res)
-            if entry is not None:
-                res.known = entry.reason
+            res.known = self.h.baseline.classify(res)
+            if res.known is not None:
                 self.h.write(res)
-                pytest.xfail(f"known: {entry.reason} [{res.verdict}] {res.message}")
+                pytest.xfail(f"known: {res.known} [{res.verdict}] {res.message}")
             self.h.write(res)
             pytest.fail(_failure_text(res), pytrace=False)
         self.h.write(res)
@@ -342,10 +343,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     note = h.baseline.version_note(hypothesis.__version__)
     if note:
         terminalreporter.write_line("NOTE: " + note)
+    for r in results:
+        if str(r.get("known") or "").startswith(baseline_mod.ENV_DEPENDENT):
+            terminalreporter.write_line(f"ENV-DEPENDENT: {r['impl']} {r['property']} {r['dtype']} "
+                                        f"[{r['verdict']}]: {r['known']}")
     for entry in h.baseline.stale(results):
+        diff = h.baseline.differences(_family_of(entry.impl))
+        if diff:
+            terminalreporter.write_line(f"NOT REPRODUCED (environment differs: {'; '.join(diff)}): "
+                                        f"{entry.describe()}")
+            continue
         msg = f"baseline entry no longer fails (fixed?): {entry.describe()}"
         terminalreporter.write_line("FIXED: " + msg)
         warnings.warn(msg, stacklevel=1)
+
+
+def _family_of(impl_glob: str) -> str | None:
+    from .registry import all_impls, glob_match
+
+    fams = {i.family for i in all_impls() if glob_match(i.id, impl_glob)}
+    return fams.pop() if len(fams) == 1 else None
 
 
 def pytest_sessionstart(session):
