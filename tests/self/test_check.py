@@ -124,14 +124,16 @@ def test_crash_on_some_inputs_records_that_input(tmp_path):
 
 
 def test_hang_is_a_timeout_and_repeated_hangs_stop_the_run(tmp_path):
+    # The timeout clock starts at the target's call, not at the task: however loaded the
+    # machine (a slow child start), every timeout row names the hanging call's input.
     out = tmp_path / "r.jsonl"
-    t0 = time.monotonic()
-    r = check(f"{FIX}:hangs", "--dtypes", "float32,float64", "--timeout", "2", "--json", str(out), timeout=200)
+    r = check(f"{FIX}:hangs", "--dtypes", "float32,float64", "--timeout", "2", "--json", str(out), timeout=900)
     assert r.returncode == 1, r.stdout + r.stderr
     got = rows(out)
-    assert [row["verdict"] for row in got] == ["timeout"] * 3 and all(row["reproducer"] for row in got)
+    assert [row["verdict"] for row in got] == ["timeout"] * 3
+    assert all(row["reproducer"] and row["case"] for row in got), got
+    assert all("did not return within 2 s" in row["message"] for row in got)
     assert "not run (every property)" in r.stdout
-    assert time.monotonic() - t0 < 60
 
 
 def test_softmax_vjp_convention(tmp_path):
