@@ -1,4 +1,4 @@
-"""`softmax-harness`: list, run, check, report, merge, baseline, bench, vectors.
+"""`softmax-harness`: list, run, check, report, merge, baseline, drift, bench, vectors.
 
 Each subcommand lives in ``harness.commands.<module>`` with ``register(sub)``
 adding its parser and ``main(args) -> int``.  Usage errors print one line and
@@ -18,6 +18,7 @@ COMMANDS = {
     "report": "harness.commands.reporting",
     "merge": "harness.commands.reporting",
     "baseline": "harness.commands.baseline",
+    "drift": "harness.commands.drift",
     "bench": "harness.commands.bench",
     "vectors": "harness.commands.vectors",
 }

@@ -126,3 +126,18 @@ def test_bad_when_is_a_one_line_error(tmp_path, when, words):
     p.write_text(f'[[known]]\nimpl = "x"\nwhen = {when}\n')
     with pytest.raises(UsageError, match=words):
         load(p)
+
+
+def test_drift_names_versions_and_findings_that_moved():
+    from harness.commands.drift import drift_lines
+
+    b = Baseline([Entry("scipy.special.logsumexp", "stability", "float32", reason="old finding")], recorded=FP_OLD)
+    results = [{**SCIPY_ROW, "dtype": "float32"},  # appeared
+               {**SCIPY_ROW, "property": "stability", "dtype": "float32", "verdict": "good"}]  # disappeared
+    text = "\n".join(drift_lines(results, b, FP_NEW))
+    assert "scipy: 1.16.3 -> 1.17.1" in text and "+avx512_fp16" in text
+    assert "findings appeared: 1" in text and "+ scipy.special.logsumexp contract float32: error" in text
+    assert "findings disappeared: 1" in text and "old finding" in text
+    same = "\n".join(drift_lines(results[1:2] + [{**SCIPY_ROW, "property": "stability", "dtype": "float32",
+                                                 "verdict": "out-of-bound"}], b, FP_OLD))
+    assert "package versions changed: 0" in same and "findings appeared: 0" in same and "disappeared: 0" in same

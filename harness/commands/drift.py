@@ -1,0 +1,67 @@
+"""`softmax-harness drift DIR... --xfails-file baseline.toml`: did an upgrade
+change softmax numerics?  Compares results computed in some environment (an
+unpinned `tox -e latest`, say) with the baseline and the environment it
+records: which package versions and CPU flags differ, which findings
+appeared (failures no entry covers) and which disappeared (entries that ran
+and no longer fail).  Informational: exit 0 whatever drifted, 2 on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import baseline as B
+from ..policy import PASSING
+from ..registry import UsageError
+from .baseline import read_results, recorded
+
+
+def register(sub) -> None:
+    p = sub.add_parser("drift", help="compare results with the baseline: version changes, findings that "
+                                     "appeared or disappeared")
+    p.add_argument("dirs", nargs="+", help="result folders (reports/out/results/<env>)")
+    p.add_argument("--xfails-file", default="baseline.toml", help="baseline to compare with (default baseline.toml)")
+    p.add_argument("-o", "--out", help="also write the drift report to this text file")
+    p.set_defaults(func=main)
+
+
+def drift_lines(results: list[dict], base: B.Baseline, now: dict) -> list[str]:
+    """The drift report, one finding per line."""
+    was = base.recorded or {}
+    rec, cur = was.get("versions") or {}, now.get("versions") or {}
+    changed = [f"  {p}: {rec.get(p, 'not recorded')} -> {cur.get(p, 'absent')}"
+               for p in sorted(set(rec) | set(cur)) if rec.get(p) != cur.get(p)]
+    lines = [f"drift against {base.path} ({len(base.entries)} entries) over {len(results)} results"]
+    lines.append(f"package versions changed: {len(changed)}" + ("" if was else " (the baseline records none)"))
+    lines += changed
+    if "cpu" in was and "cpu" in now:
+        gained, lost = sorted(set(now["cpu"]) - set(was["cpu"])), sorted(set(was["cpu"]) - set(now["cpu"]))
+        lines.append("cpu flags: " + (", ".join([f"+{f}" for f in gained] + [f"-{f}" for f in lost]) or "same"))
+    appeared = {}
+    for r in results:
+        if r.get("verdict") in PASSING or base.match(r) is not None:
+            continue
+        appeared.setdefault((r["impl"], r["property"], r["dtype"]), r)
+    lines.append(f"findings appeared: {len(appeared)}")
+    for (impl, prop, dtype), r in sorted(appeared.items()):
+        lines.append(f"  + {impl} {prop} {dtype}: {r['verdict']}: {str(r.get('message', ''))[:140]}")
+    gone = base.stale(results)
+    lines.append(f"findings disappeared: {len(gone)}")
+    lines += [f"  - {e.describe()[:220]}" for e in gone]
+    return lines
+
+
+def main(args) -> int:
+    if not Path(args.xfails_file).is_file():
+        raise UsageError(f"xfails file {args.xfails_file} does not exist")
+    base = B.load(args.xfails_file)
+    results = read_results(args.dirs)
+    if not results:
+        raise UsageError(f"no results in {', '.join(args.dirs)}")
+    lines = drift_lines(results, base, recorded(args.dirs))
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"written to {args.out}")
+    return 0
