@@ -41,6 +41,20 @@ CONVENTIONS = {
     "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
 }
 MAX_HUNG_IN_A_ROW = 3
+DEFAULT_SEED = 0  # fixed: a default check is reproducible; --seed random explores
+
+
+def parse_seed(value: str | None, derandomized: bool) -> int | None:
+    """--seed: None (derandomized profile, no seed given), a fixed default, an int, or a drawn one."""
+    from ..registry import UsageError
+
+    if value is None:
+        return None if derandomized else DEFAULT_SEED
+    if value == "random":
+        return random.SystemRandom().randrange(2**31)
+    if not value.isdigit():
+        raise UsageError(f"--seed takes a non-negative integer or 'random', not {value!r}")
+    return int(value)
 STARTUP_LIMIT = 600.0  # seconds for a child to load and draw before its first call (not the target's time)
 DEFAULT_TIMEOUT = 60.0
 REPRO_INLINE_MAX = 32 * 1024  # characters: longer reproducers read their case from a file
@@ -59,8 +73,10 @@ def register(sub) -> None:
     p.add_argument("--dtypes", help="comma-separated subset of float16,bfloat16,float32,float64 (default: all)")
     p.add_argument("--max-examples", type=int, help="Hypothesis examples per property and dtype "
                                                     "(default: the profile's; dev 12)")
-    p.add_argument("--seed", type=int, help="Hypothesis seed; a random one is drawn and printed when omitted "
-                                            "(the ci profile is derandomized instead)")
+    p.add_argument("--seed", default=None,
+                   help=f"Hypothesis seed: an integer, or 'random' to draw one (printed, to repeat with --seed N); "
+                        f"default {DEFAULT_SEED}, so the same code and versions give the same verdict "
+                        f"(the ci profile is derandomized instead)")
     p.add_argument("--profile", default="dev",
                    help="dev (default, a few seconds per dtype), ci (derandomized, 30 examples) or thorough "
                         "(300 examples, rows up to 2**17)")
@@ -442,16 +458,15 @@ def main(args) -> int:
         raise UsageError("--timeout must be positive")
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
     target = canonical_target(args.target)
-    seed = args.seed
-    if seed is None and not PROFILES[args.profile].get("derandomize"):
-        seed = random.SystemRandom().randrange(2**31)
+    seed = parse_seed(args.seed, PROFILES[args.profile].get("derandomize", False))
     try:
         out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115
     except OSError as e:
         raise UsageError(f"cannot write --json {args.json}: {e.strerror}") from None
     results: list[dict] = []
     print(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}"
-          + (f", seed {seed}" if seed is not None else "") + f", dtypes {','.join(dtypes)}", flush=True)
+          + (f", seed {seed}" + (" (fixed default; --seed random explores)" if args.seed is None else "")
+             if seed is not None else ", derandomized") + f", dtypes {','.join(dtypes)}", flush=True)
 
     tasks = _tasks(args.function, dtypes)
     width = max(len(p) for _, p in tasks)

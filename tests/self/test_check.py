@@ -224,3 +224,19 @@ def test_a_long_case_reproducer_reads_its_case_from_a_file(tmp_path):
     rep = run_reproducer(r["reproducer"], tmp_path)
     assert rep.returncode == 0 and "accuracy: " in rep.stdout, rep.stderr
     assert "accuracy: exact" not in rep.stdout and "accuracy: good" not in rep.stdout, rep.stdout
+
+
+def test_default_seed_is_fixed_and_printed_and_random_is_opt_in(tmp_path):
+    """The same check of the same code gives the same verdicts; --seed random draws and prints one."""
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"r{i}.jsonl"
+        r = check(f"{FIX}:stable_softmax", "--dtypes", "float32", "--max-examples", "6", "--json", str(out))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "seed 0 (fixed default" in r.stdout
+        outs.append([(x["property"], x["verdict"], x.get("max_ulp"), x.get("case_id")) for x in rows(out)])
+    assert outs[0] == outs[1] and outs[0]
+    r = check(f"{FIX}:stable_softmax", "--dtypes", "float32", "--max-examples", "2", "--seed", "random")
+    assert r.returncode == 0 and "seed " in r.stdout and "fixed default" not in r.stdout
+    bad = check(f"{FIX}:stable_softmax", "--seed", "12x")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "12x" in bad.stderr
