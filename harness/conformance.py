@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from . import policy
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
+from .seeding import DEFAULT_SEED, database_path
 from .strategies import cases
 from .strategies.constant_pool import load_local_modules
 from .strategies.hypothesis_helpers import regimes_for
@@ -40,16 +42,21 @@ MAX_POINTS = 64
 MIN_PER_REGIME = 3  # examples per regime, whatever the profile's total
 
 
-def profile_settings(name: str, **overrides) -> settings:
+def profile_settings(name: str, database: bool = False, **overrides) -> settings:
+    """Hypothesis settings for profile ``name``.  ``database``: replay and save
+    failing examples (random-seed runs only: with a fixed seed a replayed
+    example would make the verdict depend on earlier runs)."""
     if name not in PROFILES:
         from .registry import UsageError
 
         raise UsageError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
     kw = dict(PROFILES[name])
     kw.update(overrides)
+    if database:
+        kw["derandomize"] = False  # the drawn seed decides (and Hypothesis refuses derandomize with a database)
     return settings(
         **kw,
-        database=None,
+        database=DirectoryBasedExampleDatabase(str(database_path())) if database else None,
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
@@ -120,14 +127,20 @@ def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) 
 
 def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = "bounded",
             long_rows: bool = False, max_examples: int | None = None, seed: int | None = None,
-            env: dict | None = None) -> Result:
+            env: dict | None = None, database: bool = False) -> Result:
     """Run property ``prop`` on Hypothesis cases for ``impl`` in ``dtype``.
 
     The example budget is split over the regimes, one Hypothesis run each, so
     that a short (ci) budget still reaches every regime at least
     ``MIN_PER_REGIME`` times instead of whatever a 30-draw sample happens to
-    hit.  The first failing regime stops the search."""
+    hit.  The first failing regime stops the search.
+
+    ``seed`` None: the profile's derandomized draws (ci), else ``DEFAULT_SEED``,
+    so that no search depends on chance unless a caller draws the seed.
+    ``database``: replay and save failing examples (for random seeds)."""
     load_local_modules()  # the same Hypothesis constant pool in every process
+    if seed is None and not PROFILES.get(profile, {}).get("derandomize"):
+        seed = DEFAULT_SEED
     fn = PROPERTIES[prop][0]
     tracker = Tracker()
     t0 = time.perf_counter()
@@ -144,7 +157,8 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
         strategy = cases(impl.function, dtype, regimes=(regime,), ranks=impl.ranks,
                          last_axis_only=impl.last_axis_only, long_rows=long_rows,
                          max_elements=1 << 23 if long_rows else 2048)
-        inner = _property_test(impl, fn, strategy, tracker, gate, profile_settings(profile, max_examples=per))
+        inner = _property_test(impl, fn, strategy, tracker, gate, profile_settings(profile, database, max_examples=per),
+                               (impl.id, prop, dtype, regime))
         if seed is not None:
             inner = _seeded(inner, seed)
         try:
@@ -156,7 +170,9 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
 
 
-def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings):
+def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings, key: tuple):
+    # Keep inner's lines (decorators included) as they are: Hypothesis hashes
+    # them into the ci profile's derandomized draws, which the baseline records.
     @config
     @given(case=strategy)
     def inner(case: Case) -> None:
@@ -177,6 +193,11 @@ def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config
         if not policy.passes(f.verdict, gate):
             raise ConformanceFailure(f, case)
 
+    if config.database is not None:
+        # Every inner test has the same source, hence the same database key:
+        # tell them apart (as hypothesis.stateful does).  Only with a database,
+        # because the digest also seeds derandomized draws (the ci baseline's).
+        inner.hypothesis.inner_test._hypothesis_internal_add_digest = "\0".join(map(str, key)).encode()
     return inner
 
 
@@ -199,7 +220,13 @@ def special_values(impl: Impl, dtype: str, env: dict | None = None, profile: str
 def _seeded(test, seed: int):
     from hypothesis import seed as hseed
 
-    return hseed(seed)(test)
+    config = test._hypothesis_internal_use_settings
+    test = hseed(seed)(test)
+    if config.database is not None:
+        # hypothesis.seed turns the database off (a seed usually reproduces);
+        # a random-seed run is a search whose failures later runs replay.
+        test._hypothesis_internal_use_settings = config
+    return test
 
 
 def _result(impl, dtype, prop, tr: Tracker, failure, blob, dur, env, seed) -> Result:

@@ -54,6 +54,8 @@ def pytest_addoption(parser):
     g.addoption("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT,
                 help="under xdist, a test running longer ends its worker and is recorded as timeout "
                      f"(seconds, 0 = never; default {DEFAULT_TEST_TIMEOUT:g})")
+    g.addoption("--seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
+                                             "example database); default a fixed seed (ci: derandomized)")
 
 
 class HarnessConfig:
@@ -87,6 +89,10 @@ class HarnessConfig:
         self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.test_timeout = float(opt("--test-timeout") or 0)
+        from .seeding import choose_seed
+
+        winput = getattr(config, "workerinput", None)  # xdist workers take the controller's (drawn) seed
+        self.seed = choose_seed(winput.get("harness_seed") if winput else opt("--seed"), self.profile, handoff=True)
         self._fh = None
 
     def running_file(self, worker: str) -> Path:
@@ -123,6 +129,12 @@ def pytest_configure_node(node):
     h = getattr(node.config, "_harness", None)
     if h is not None:
         node.workerinput["harness_session"] = h.session
+        node.workerinput["harness_seed"] = h.seed.option()
+
+
+def pytest_report_header(config):
+    h = getattr(config, "_harness", None)
+    return f"softmax-harness: profile {h.profile}, {h.seed.describe()}" if h is not None else None
 
 
 def is_conformance_item(item) -> bool:
@@ -205,6 +217,8 @@ def pytest_runtest_logreport(report):
     msg = (f"no result within the test timeout of {note['timeout']:g} s (worker ended)" if timed_out
            else f"the worker process died after {elapsed:.1f} s (segfault, abort or exit) while running this test")
     again = env_prefix() + f"python -m pytest {shlex.quote(report.nodeid)} -n 1 --profile {h.profile}"
+    if h.seed.option():  # a given or drawn seed: repeat it (without the database)
+        again += f" --seed {h.seed.value}"
     res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,
                  message=msg, device=device, env={"env_id": h.env_id, "profile": h.profile, "worker": "controller"},
                  duration=elapsed, reproducer=again)
@@ -268,7 +282,8 @@ class Conformance:
             for r in results[:-1]:
                 self._write_or_known(r)
             return self.gate(results[-1], others=results[:-1])
-        res = explore(impl, dtype, prop, self.h.profile, self.h.gate, self.h.long_rows, env=self.env(impl))
+        res = explore(impl, dtype, prop, self.h.profile, self.h.gate, self.h.long_rows, env=self.env(impl),
+                      seed=self.h.seed.value, database=self.h.seed.random)
         return self.gate(res)
 
     def _write_or_known(self, res: Result) -> None:

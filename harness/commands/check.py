@@ -26,11 +26,12 @@ import json
 import math
 import multiprocessing as mp
 import os
-import random
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
 
 CONVENTIONS = {
     "softmax": "fn(x, axis=-1) -> same shape and dtype as x",
@@ -41,20 +42,6 @@ CONVENTIONS = {
     "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
 }
 MAX_HUNG_IN_A_ROW = 3
-DEFAULT_SEED = 0  # fixed: a default check is reproducible; --seed random explores
-
-
-def parse_seed(value: str | None, derandomized: bool) -> int | None:
-    """--seed: None (derandomized profile, no seed given), a fixed default, an int, or a drawn one."""
-    from ..registry import UsageError
-
-    if value is None:
-        return None if derandomized else DEFAULT_SEED
-    if value == "random":
-        return random.SystemRandom().randrange(2**31)
-    if not value.isdigit():
-        raise UsageError(f"--seed takes a non-negative integer or 'random', not {value!r}")
-    return int(value)
 STARTUP_LIMIT = 600.0  # seconds for a child to load and draw before its first call (not the target's time)
 DEFAULT_TIMEOUT = 60.0
 REPRO_INLINE_MAX = 32 * 1024  # characters: longer reproducers read their case from a file
@@ -74,7 +61,8 @@ def register(sub) -> None:
     p.add_argument("--max-examples", type=int, help="Hypothesis examples per property and dtype "
                                                     "(default: the profile's; dev 12)")
     p.add_argument("--seed", default=None,
-                   help=f"Hypothesis seed: an integer, or 'random' to draw one (printed, to repeat with --seed N); "
+                   help=f"Hypothesis seed: an integer, or 'random' to draw one (printed, to repeat with --seed N; "
+                        f"random runs also replay the failures earlier ones saved in {DEFAULT_DB}, env {DB_ENV}); "
                         f"default {DEFAULT_SEED}, so the same code and versions give the same verdict "
                         f"(the ci profile is derandomized instead)")
     p.add_argument("--profile", default="dev",
@@ -221,7 +209,7 @@ def _child(conn, target, function, opts, fault_path) -> None:
                 res = special_values(impl, dtype, env)
             else:
                 res = [explore(impl, dtype, prop, profile=opts["profile"], max_examples=opts["max_examples"],
-                               seed=opts["seed"], env=env)]
+                               seed=opts["seed"], env=env, database=opts.get("database", False))]
         except Exception as e:  # the harness's own failure (the user's raising is a Finding): say so
             import traceback
 
@@ -445,6 +433,7 @@ def main(args) -> int:
     from ..conformance import PROFILES
     from ..records import Case
     from ..registry import UsageError, split_csv
+    from ..seeding import choose_seed
 
     dtypes = split_csv(args.dtypes) or list(DTYPE_NAMES)
     for d in dtypes:
@@ -456,17 +445,16 @@ def main(args) -> int:
         raise UsageError("--max-examples must be at least 1")
     if not args.timeout > 0:
         raise UsageError("--timeout must be positive")
+    seed = choose_seed(args.seed, args.profile)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
     target = canonical_target(args.target)
-    seed = parse_seed(args.seed, PROFILES[args.profile].get("derandomize", False))
     try:
         out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115
     except OSError as e:
         raise UsageError(f"cannot write --json {args.json}: {e.strerror}") from None
     results: list[dict] = []
-    print(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}"
-          + (f", seed {seed}" + (" (fixed default; --seed random explores)" if args.seed is None else "")
-             if seed is not None else ", derandomized") + f", dtypes {','.join(dtypes)}", flush=True)
+    print(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}, {seed.describe()}, "
+          f"dtypes {','.join(dtypes)}", flush=True)
 
     tasks = _tasks(args.function, dtypes)
     width = max(len(p) for _, p in tasks)
@@ -492,7 +480,7 @@ def main(args) -> int:
         for r in rs:
             line(policy.passes(r["verdict"]), r["dtype"], r["property"], r["verdict"], r["message"])
 
-    opts = {"profile": args.profile, "max_examples": args.max_examples, "seed": seed}
+    opts = {"profile": args.profile, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random}
     t0 = time.perf_counter()
     try:
         skipped = run_tasks(impl, target, args.function, tasks, opts, args.timeout, sink_task)

@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--xfails-file", help="baseline of known findings")
     p.add_argument("--no-variants", action="store_true", help="only the current process's modes")
     p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
+    p.add_argument("--seed", help="Hypothesis seed for every pytest run: N, or random (drawn once and printed); "
+                                  "default a fixed seed (the ci profile is derandomized instead)")
     p.set_defaults(func=main)
 
 
@@ -68,7 +70,11 @@ def _validate(args) -> None:
 
 
 def main(args) -> int:
+    from ..seeding import choose_seed
+
     _validate(args)
+    seed = choose_seed(args.seed, args.profile)  # drawn once here, so every variant searches alike
+    print(f"[run] {seed.describe()}", flush=True)
     out = Path(args.out)
     results = out / "results"
     codes = {}
@@ -86,7 +92,8 @@ def main(args) -> int:
                "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
         for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
-                         ("--xfails-file", args.xfails_file), ("--test-timeout", args.test_timeout)):
+                         ("--xfails-file", args.xfails_file), ("--test-timeout", args.test_timeout),
+                         ("--seed", seed.option())):
             if val is not None and val != "":
                 cmd += [opt, str(val)]
         if args.long_rows:
