@@ -25,7 +25,7 @@ from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
 from .seeding import DEFAULT_SEED, database_path
 from .strategies import cases
-from .strategies.constant_pool import load_local_modules
+from .strategies.constant_pool import fixed_constant_pool
 from .strategies.hypothesis_helpers import regimes_for
 
 PROFILES = {
@@ -138,7 +138,7 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     ``seed`` None: the profile's derandomized draws (ci), else ``DEFAULT_SEED``,
     so that no search depends on chance unless a caller draws the seed.
     ``database``: replay and save failing examples (for random seeds)."""
-    load_local_modules()  # the same Hypothesis constant pool in every process
+    fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
     if seed is None and not PROFILES.get(profile, {}).get("derandomize"):
         seed = DEFAULT_SEED
     fn = PROPERTIES[prop][0]

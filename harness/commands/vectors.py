@@ -50,9 +50,9 @@ def draw_cases(function: str, dtype: str, per_regime: int, seed: int, max_elemen
     from hypothesis import seed as hseed
 
     from ..strategies import cases, regimes_for
-    from ..strategies.constant_pool import load_local_modules
+    from ..strategies.constant_pool import fixed_constant_pool
 
-    load_local_modules()  # the same Hypothesis constant pool whatever was imported before
+    fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
     out = []
     for regime in regimes_for(function, long_row=False):  # vectors stay small
         got = []

@@ -1,7 +1,9 @@
 """A ci-profile (derandomized) exploration draws the same cases in every
-process, whatever that process imported before: Hypothesis mixes literals of
-loaded local modules into its draws, so without a fixed pool a pytest-xdist
-worker's test order changed the examples (and once let two zoo bugs escape)."""
+process, whatever that process imported and whatever our own source says:
+Hypothesis mixes literals of loaded local modules into its draws, so without
+the fixed pool a pytest-xdist worker's test order, a new number anywhere in
+harness/, or a non-editable install changed the examples (and once let two
+zoo bugs escape)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
 CODE = """
-import json
+import json, sys
 {before}
 from harness.conformance import explore
 from harness.registry import get
@@ -25,29 +27,41 @@ print(json.dumps([r.stats["examples"], sorted(r.stats["outputs"])]))
 """
 # Loads modules the conformance path does not: the CLI parser, the vectors command.
 AFTER_CLI = "from harness.cli import build_parser; build_parser()"
-POOL_OFF = "import harness.strategies.constant_pool as p; p._loaded = True"
+# A local module full of literals no harness module has (stands for any edit of our source).
+NOVEL = "VALUES = [7.77e-7, 123456789, 3.14159e4, -8.125, 65519.5, 1023.75, 42424242, 9.5e-41]\n"
+POOL_OFF = "import harness.strategies.constant_pool as p; p._installed = True"
 
 
-def _draws(before: str) -> list:
-    r = subprocess.run([sys.executable, "-c", CODE.format(before=before)], cwd=ROOT, env=ENV,
+def _draws(before: str, path: Path | None = None) -> list:
+    env = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(path or ""), ENV.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-c", CODE.format(before=before)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.splitlines()[-1])
 
 
-def test_ci_draws_do_not_depend_on_what_was_imported():
-    plain, after_cli = _draws(""), _draws(AFTER_CLI)
+@pytest.fixture
+def novel(tmp_path) -> Path:
+    d = tmp_path / "novel_src"  # no "test" in the path: Hypothesis takes it for user code
+    d.mkdir()
+    (d / "novel_literals.py").write_text(NOVEL)
+    return d
+
+
+def test_ci_draws_do_not_depend_on_what_was_imported_or_on_our_literals(novel):
+    plain = _draws("")
     assert plain[1], "no case ids recorded"
-    assert plain == after_cli
+    assert plain == _draws(AFTER_CLI)
+    assert plain == _draws("import novel_literals", novel)
 
 
-def test_the_import_order_effect_is_real_without_the_fixed_pool():
-    # Shows the test above can fail: with the pool left to chance the draws differ.
+def test_the_literal_effect_is_real_without_the_fixed_pool(novel):
+    # Shows the test above can fail: with Hypothesis's local pool the draws move.
     from hypothesis.internal.conjecture import providers
 
     if not hasattr(providers, "_get_local_constants"):
         pytest.skip("this Hypothesis draws no local constants; constant_pool.py is not needed")
-    assert _draws(POOL_OFF) != _draws(f"{POOL_OFF}\n{AFTER_CLI}")
+    assert _draws(POOL_OFF) != _draws(f"{POOL_OFF}\nimport novel_literals", novel)
 
 
 # --------------------------------------------------------------------------
