@@ -172,7 +172,7 @@ def pytest_runtest_protocol(item, nextitem):
     if h is None or not hasattr(item.config, "workerinput") or not is_conformance_item(item):
         yield
         return
-    note = {"nodeid": item.nodeid, "impl": params["impl"].id, "dtype": params.get("dtype"),
+    note = {"nodeid": item.nodeid, "path": str(item.path), "impl": params["impl"].id, "dtype": params.get("dtype"),
             "property": getattr(item.module, "PROPERTY", None), "start": time.time(), "pid": os.getpid(),
             "timeout": h.test_timeout}
     h.results_dir.mkdir(parents=True, exist_ok=True)
@@ -216,7 +216,10 @@ def pytest_runtest_logreport(report):
     verdict = "timeout" if timed_out else "crash"
     msg = (f"no result within the test timeout of {note['timeout']:g} s (worker ended)" if timed_out
            else f"the worker process died after {elapsed:.1f} s (segfault, abort or exit) while running this test")
-    again = env_prefix() + f"python -m pytest {shlex.quote(report.nodeid)} -n 1 --profile {h.profile}"
+    # The test's own file, absolute: works from any folder and install (a nodeid need not name
+    # the file: under `pytest --pyargs harness.suite.test_accuracy` from elsewhere it is "::test_...").
+    target = f"{note['path']}::{report.nodeid.partition('::')[2]}"
+    again = env_prefix() + f"python -m pytest {shlex.quote(target)} -n 1 --profile {h.profile}"
     if h.seed.option():  # a given or drawn seed: repeat it (without the database)
         again += f" --seed {h.seed.value}"
     res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,

@@ -77,7 +77,25 @@ def env_prefix() -> str:
     import shlex
 
     extra = os.environ.get(EXTRA_ENV)
-    return f"{EXTRA_ENV}={shlex.quote(extra)} " if extra else ""
+    return f"{EXTRA_ENV}={shlex.quote(absolute_targets(extra))} " if extra else ""
+
+
+def absolute_targets(value: str) -> str:
+    """``SOFTMAX_HARNESS_IMPLS`` with every ``file.py`` target made absolute
+    against the current folder, so that a process started elsewhere (or a
+    reproducer pasted in another folder) loads the same files; module targets
+    are left as they are."""
+    out = []
+    for target in (v.strip() for v in value.split(",")):
+        if not target:
+            continue
+        mod_part, sep, name = target.rpartition(":")
+        if sep and mod_part.endswith(".py"):
+            from pathlib import Path
+
+            target = f"{Path(mod_part).resolve()}:{name}"
+        out.append(target)
+    return ",".join(out)
 
 
 def _load_target(target: str):

@@ -64,7 +64,9 @@ def long_rows(rows: int, n: int = 131072) -> dict:
 
 
 def suite(workers: str, impls: str) -> float:
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "conformance"), "-q", "-p", "no:cacheprovider",
+    from .run import suite_args, suite_dir
+
+    cmd = [sys.executable, "-m", "pytest", *suite_args(suite_dir()), "-q",
            "--profile", "ci", "--impls", impls, "--results", str(ROOT / "reports" / "out" / "bench-results"),
            "--env-id", f"bench-n{workers}", "-n", workers]
     t0 = time.perf_counter()

@@ -11,10 +11,10 @@ import importlib.util
 import os
 import subprocess
 import sys
+from importlib.resources import files
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITE = ROOT / "tests" / "conformance"
+SUITE_PACKAGE = "harness.suite"  # the product suite ships in the package: any install, any folder
 
 # (env id, environment overrides, implementation globs, module that must exist)
 VARIANTS = [
@@ -28,6 +28,29 @@ VARIANTS = [
     ("jax-x64", {"JAX_ENABLE_X64": "1"}, "jax.*", "jax"),
 ]
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def suite_dir() -> Path:
+    """The installed suite's folder (editable or not): pytest needs real files."""
+    from ..registry import UsageError
+
+    path = Path(str(files(SUITE_PACKAGE)))
+    if not (path / "test_accuracy.py").is_file():
+        raise UsageError(f"the conformance suite {SUITE_PACKAGE} is not a folder of files at {path} "
+                         "(install softmax-harness unzipped)")
+    return path
+
+
+def suite_args(suite: Path) -> list[str]:
+    """pytest arguments that run the suite the same way from any folder.
+
+    No configuration file (a pytest.ini or pyproject.toml above the user's
+    folder or the install must not change the run); the rootdir is the folder
+    holding ``harness``, so test ids read ``harness/suite/test_<property>.py``
+    in a checkout and in site-packages alike; conftest.py files outside the
+    suite are not loaded."""
+    return [str(suite), "-c", os.devnull, "--rootdir", str(suite.parents[1]), "--confcutdir", str(suite),
+            "-p", "no:cacheprovider"]
 
 
 def register(sub) -> None:
@@ -67,6 +90,8 @@ def _validate(args) -> None:
         raise UsageError(f"--test-timeout must be >= 0, not {args.test_timeout:g}")
     if args.xfails_file and not Path(args.xfails_file).is_file():
         raise UsageError(f"xfails file {args.xfails_file} does not exist")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} exists and is not a folder")
 
 
 def main(args) -> int:
@@ -75,8 +100,15 @@ def main(args) -> int:
     _validate(args)
     seed = choose_seed(args.seed, args.profile)  # drawn once here, so every variant searches alike
     print(f"[run] {seed.describe()}", flush=True)
-    out = Path(args.out)
+    from ..registry import EXTRA_ENV, absolute_targets
+
+    # Every path the user gave is read against their folder, once, here: the
+    # pytest runs and every reproducer they write then work from anywhere.
+    out = Path(args.out).resolve()
     results = out / "results"
+    xfails = str(Path(args.xfails_file).resolve()) if args.xfails_file else None
+    suite = suite_dir()
+    extra = {EXTRA_ENV: absolute_targets(os.environ[EXTRA_ENV])} if os.environ.get(EXTRA_ENV) else {}
     codes = {}
     variants = VARIANTS[:1] if args.no_variants else VARIANTS
     for env_id, overrides, globs, needs in variants:
@@ -87,21 +119,23 @@ def main(args) -> int:
         impls = args.impls if env_id == "main" else _intersect(args.impls, globs)
         if impls is None and env_id != "main":
             continue
-        cmd = [sys.executable, "-m", "pytest", str(SUITE), "-p", "no:cacheprovider", "-q", "--no-header",
+        cmd = [sys.executable, "-m", "pytest", *suite_args(suite), "-q", "--no-header",
                "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", "loadgroup",
                "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
         for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
-                         ("--xfails-file", args.xfails_file), ("--test-timeout", args.test_timeout),
+                         ("--xfails-file", xfails), ("--test-timeout", args.test_timeout),
                          ("--seed", seed.option())):
             if val is not None and val != "":
                 cmd += [opt, str(val)]
         if args.long_rows:
             cmd.append("--long-rows")
-        env = {**os.environ, **QUIET, **overrides}
+        env = {**os.environ, **QUIET, **extra, **overrides}
         print(f"[run] {env_id}: {' '.join(f'{k}={v}' for k, v in overrides.items()) or 'default modes'}",
               flush=True)
-        codes[env_id] = subprocess.call(cmd, env=env, cwd=str(ROOT))
+        # In the user's folder, as `python -m pytest` would be: their `pkg.mod:callable`
+        # targets import from it and the example database lives in it, as for `check`.
+        codes[env_id] = subprocess.call(cmd, env=env)
     report = out / "index.html"
     try:
         from reports.render import render

@@ -1,0 +1,168 @@
+"""Commands work from any folder and any install (issue 12).
+
+Every path a user gives (run's --out and --xfails-file, file targets in
+SOFTMAX_HARNESS_IMPLS, check's --json/--report, report/merge inputs and -o,
+the plugin's --results and --xfails-file) is read against the folder the
+command was started in, and the product suite ships inside the package
+(``harness.suite``), so none of it depends on the repository checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXDIR = ROOT / "tests" / "self" / "fixtures"
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+for _k in ("PYTHONPATH", "SOFTMAX_HARNESS_IMPLS", "SOFTMAX_HARNESS_PROFILE"):
+    ENV.pop(_k, None)
+CRASH = "risky.segfaults[mode=segv]"
+NAIVE = "risky.naive[shift=none]"
+SUITE_FILES = {"test_accuracy.py", "test_contract.py", "test_jacobian.py", "test_log_consistency.py",
+               "test_masked.py", "test_monotonicity.py", "test_permutation.py", "test_shift_invariance.py",
+               "test_sigmoid_equivalence.py", "test_special_values.py", "test_stability.py", "test_sum_to_one.py"}
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None, python: str = sys.executable,
+        timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "harness.cli", *args], cwd=cwd, env=env or ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def rows(folder: Path) -> list[dict]:
+    """Every Result under a results folder, whatever its run-folder layout."""
+    return [json.loads(line) for f in sorted(folder.rglob("*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def _user_folder(base: Path) -> Path:
+    """A user's folder away from the checkout: a baseline and an unpackaged
+    implementation file (crashing, naive and correct softmaxes) in a subfolder."""
+    user = base / "user"
+    (user / "mine").mkdir(parents=True)
+    for name in ("risky_impls.py", "user_kernels.py"):
+        shutil.copy(FIXDIR / name, user / "mine" / name)
+    (user / "known.toml").write_text(f'[[known]]\nimpl = "{NAIVE}"\nproperty = "*"\n'
+                                     'reason = "no max subtraction"\n')
+    return user
+
+
+@pytest.fixture(scope="module")
+def relative_run(tmp_path_factory):
+    """`run` started in a user's folder with relative --out, --xfails-file and
+    SOFTMAX_HARNESS_IMPLS (it used to run pytest from the checkout and fail
+    with a FileNotFoundError traceback)."""
+    user = _user_folder(tmp_path_factory.mktemp("paths"))
+    env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "mine/risky_impls.py:impls"}
+    r = cli("run", "--impls", "risky.naive*,risky.stable*", "--functions", "softmax", "--dtypes", "float64",
+            "--no-variants", "-n", "1", "--profile", "dev", "--out", "out",
+            "--xfails-file", "known.toml", cwd=user, env=env)
+    return user, r
+
+
+def test_run_reads_relative_paths_against_the_users_folder(relative_run):
+    user, r = relative_run
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert (user / "out" / "index.html").stat().st_size > 0
+    got = rows(user / "out" / "results" / "main")
+    assert {row["impl"] for row in got} == {NAIVE, "risky.stable[shift=max]"}  # the relative impl file loaded
+    naive_failures = [row for row in got if row["impl"] == NAIVE and row["verdict"] not in ("exact", "faithful",
+                                                                                           "good", "bounded")]
+    assert naive_failures and all(row["known"] == "no max subtraction" for row in naive_failures)  # baseline read
+    assert not (ROOT / "out").exists() and not (ROOT / "mine").exists()
+
+
+def test_crash_reproducer_runs_from_another_folder(tmp_path):
+    """A crash's reproducer names the test by absolute path (the suite lives
+    in the installed package) and the registration by absolute file."""
+    user = _user_folder(tmp_path)
+    env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "mine/risky_impls.py:impls"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_accuracy", "-q", "-n", "1",
+                        "-p", "no:cacheprovider", "--impls", "risky.segfaults*", "--profile", "dev",
+                        "--results", "res", "--env-id", "e"], cwd=user, env=env, capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 1 and "1 failed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+    (crash,) = rows(user / "res" / "e")
+    assert crash["impl"] == CRASH and crash["verdict"] == "crash", crash
+    repro = crash["reproducer"]
+    words = shlex.split(repro)
+    pytest_at = words.index("pytest")
+    target = words[pytest_at + 1]
+    assert os.path.isabs(target.partition("::")[0]) and target.partition("::")[0].endswith("test_accuracy.py")
+    assert "harness" in Path(target.partition("::")[0]).parts  # the suite ships in the package
+    impls_env = next(w for w in words if w.startswith("SOFTMAX_HARNESS_IMPLS="))
+    assert os.path.isabs(impls_env.split("=", 1)[1])  # the registration works from anywhere too
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"}
+    again = subprocess.run(repro, shell=True, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 1 and "1 failed" in again.stdout, again.stdout[-3000:] + again.stderr[-2000:]
+
+
+def test_report_and_merge_read_relative_paths(relative_run):
+    user, r = relative_run
+    assert r.returncode == 0, r.stdout[-3000:]
+    m = cli("merge", "out/results", "-o", "merged", cwd=user)
+    assert m.returncode == 0, m.stdout + m.stderr
+    assert {row["impl"] for row in rows(user / "merged")} == {NAIVE, "risky.stable[shift=max]"}
+    rep = cli("report", "merged", "-o", "r.html", cwd=user)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    assert NAIVE in (user / "r.html").read_text()
+
+
+def test_check_writes_relative_outputs_in_the_users_folder(tmp_path):
+    shutil.copy(FIXDIR / "user_kernels.py", tmp_path / "k.py")
+    r = cli("check", "k.py:stable_softmax", "--dtypes", "float64", "--max-examples", "3", "--json", "o.jsonl",
+            "--report", "o.html", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert (tmp_path / "o.jsonl").read_text().count("\n") >= 8 and (tmp_path / "o.html").stat().st_size > 0
+
+
+def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
+    """The README's pytest command: `pytest --pyargs harness.suite` from any
+    folder, --results and --xfails-file relative to it."""
+    shutil.copy(ROOT / "baseline.toml", tmp_path / "known.toml")
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_contract", "-p",
+                        "no:cacheprovider", "-q", "-n", "0", "--impls", "numpy.stable_softmax", "--dtypes", "float64",
+                        "--results", "res", "--env-id", "e", "--xfails-file", "known.toml"],
+                       cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "1 passed" in r.stdout
+    assert {row["impl"] for row in rows(tmp_path / "res" / "e")} == {"numpy.stable_softmax"}
+
+
+def test_run_finds_the_suite_in_the_package():
+    from importlib.resources import files
+
+    from harness.commands.run import suite_dir
+
+    packaged = Path(str(files("harness.suite")))
+    assert suite_dir() == packaged
+    assert {p.name for p in packaged.glob("test_*.py")} == SUITE_FILES
+    assert not (ROOT / "tests" / "conformance").exists()  # one copy of the suite, the shipped one
+
+
+def test_env_prefix_gives_absolute_file_targets(tmp_path, monkeypatch):
+    from harness.registry import EXTRA_ENV, absolute_targets, env_prefix
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(EXTRA_ENV, "mine/k.py:impls, pkg.mod:impls")
+    want = f"{tmp_path / 'mine' / 'k.py'}:impls,pkg.mod:impls"
+    assert absolute_targets(os.environ[EXTRA_ENV]) == want
+    assert env_prefix() == f"{EXTRA_ENV}={shlex.quote(want)} "
+
+
+def test_plain_pytest_in_the_repo_collects_only_the_self_tests():
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert cfg["testpaths"] == ["tests/self"]
+    # and nothing under tests/ but the self-tests would be found by a bare `pytest tests`
+    assert sorted(p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__") == ["self"]
