@@ -1,8 +1,8 @@
-"""Environment metadata for a results folder: env.json and impls.json."""
+"""Environment metadata for a run record (``env.json``; the record itself and
+the results layout: harness/results_store.py and harness/run_ledger.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import socket
@@ -78,51 +78,3 @@ def env_record(env_id: str) -> dict:
             "hostname": socket.gethostname(), "versions": versions(), "cpu": cpu_flags(),
             "device": "cuda" if gpu_name() else "cpu", "gpu": gpu_name(), "tox_env": os.environ.get("TOX_ENV_NAME"),
             **modes(), "started": time.time()}
-
-
-def prepare_env(h) -> None:
-    """First process of a session to collect conformance tests: a fresh
-    folder for this env (old results of the env id removed), env.json and
-    impls.json.  Under xdist every worker calls this; a lock and the session
-    id in env.json make exactly one of them do it, before any writes.
-    Sessions that run no conformance test (the self-tests) touch nothing."""
-    import fcntl
-
-    d = h.results_dir
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if _session_of(d) == h.session:
-                return
-            for old in d.glob("*.jsonl"):
-                old.unlink()
-            for old in d.glob("*.running"):
-                old.unlink()
-            from .registry import all_impls
-
-            (d / "impls.json").write_text(json.dumps([i.describe() for i in all_impls()], indent=1))
-            (d / "env.json").write_text(json.dumps({**env_record(h.env_id), "session": h.session}, indent=1))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _session_of(d) -> str | None:
-    try:
-        return json.loads((d / "env.json").read_text()).get("session")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def ran_here(h) -> bool:
-    """Did this session write into the results folder?"""
-    return h.results_dir.is_dir() and _session_of(h.results_dir) == h.session
-
-
-def finish_env(h) -> None:
-    if not ran_here(h):
-        return
-    p = h.results_dir / "env.json"
-    rec = json.loads(p.read_text())
-    rec["finished"] = time.time()
-    p.write_text(json.dumps(rec, indent=1))

@@ -2,20 +2,29 @@
 conformance suite by implementation and dtype, results as JSON Lines, and the
 known-findings baseline.
 
-Results: every process (each xdist worker, or the single process) appends to
-its own ``<results>/<env-id>/<worker>.jsonl``, flushed and fsync'ed after each
-line, so a worker killed with ``kill -9`` loses only the test it was running.
-The first process of a session to collect conformance tests writes
-``env.json`` and ``impls.json`` (a session that collects none, such as the
-self-tests, leaves the folder alone); at the end the controller reads every
-worker's file to print the summary and to report stale baseline entries.
+Results: every session writes a run folder of its own,
+``<results>/<env-id>/runs/<run-id>/`` (layout and readers: harness/results_store.py),
+and never deletes anything.  Every process (each xdist worker, or the single
+process) appends to its own ``<worker>-<pid>.jsonl`` there, flushed and
+fsync'ed after each line, so a worker killed with ``kill -9`` loses only the
+test it was running.  Only the controller (the single process without xdist)
+writes the run record, ``env.json`` and ``impls.json``, and only once it knows
+the session collected conformance tests (the self-tests and ``--collect-only``
+write nothing); at the end it records ``finished`` or why the run is
+``incomplete`` (harness/run_ledger.py) and reads the run's files to print the
+summary and to report stale baseline entries.
 
 Crashes and hangs: under xdist each worker notes the test it is running in
 ``<worker>.running`` and arms a watchdog (``faulthandler``, ``--test-timeout``
 seconds) that ends a hung worker.  When xdist reports a worker lost mid-test,
 the controller records a ``crash`` or ``timeout`` Result for that test from the
-note, xdist starts a fresh worker, and every other result stands.  Without
-xdist there is no isolation (``softmax-harness run`` always uses workers).
+note, xdist starts a fresh worker, and every other result stands.  In a
+conformance session the plugin raises xdist's limit on worker restarts (4 per
+worker) by the number of conformance tests collected, unless
+``--max-worker-restart`` is given, and an implementation that crashed
+``QUARANTINE_AFTER`` times is quarantined: its remaining tests record
+``crash`` without running.  Without xdist there is no isolation
+(``softmax-harness run`` always uses workers).
 """
 
 from __future__ import annotations
@@ -23,10 +32,8 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
-import shlex
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import pytest
@@ -84,7 +91,9 @@ class HarnessConfig:
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
         self.long_rows = opt("--long-rows")
         self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
-        self.results_dir = Path(opt("--results") or DEFAULT_RESULTS) / self.env_id
+        self.env_dir = Path(opt("--results") or DEFAULT_RESULTS) / self.env_id
+        self.run_dir = self.env_dir  # set per session in pytest_configure (runs/<run-id>)
+        self.ledger = None  # the controller's run book, once conformance tests are collected
         xf = opt("--xfails-file")
         self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -96,7 +105,7 @@ class HarnessConfig:
         self._fh = None
 
     def running_file(self, worker: str) -> Path:
-        return self.results_dir / f"{worker}.running"
+        return self.run_dir / f"{worker}.running"
 
     def impls(self):
         from .registry import select
@@ -105,8 +114,8 @@ class HarnessConfig:
 
     def write(self, res: Result) -> None:
         if self._fh is None:
-            self.results_dir.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.results_dir / f"{self.worker}-{os.getpid()}.jsonl", "a", encoding="utf-8")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.run_dir / f"{self.worker}-{os.getpid()}.jsonl", "a", encoding="utf-8")
         self._fh.write(res.dumps() + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -120,7 +129,13 @@ def pytest_configure(config):
     except UsageError as e:
         raise pytest.UsageError(str(e)) from None
     winput = getattr(config, "workerinput", None)
-    config._harness.session = winput.get("harness_session") if winput else uuid.uuid4().hex
+    h = config._harness
+    h.session = winput.get("harness_session") if winput else uuid.uuid4().hex
+    from .results_store import RUNS, new_run_id
+
+    h.run_id = winput.get("harness_run") if winput else new_run_id(h.session)
+    h.run_dir = h.env_dir / RUNS / h.run_id
+    h.user_max_restart = getattr(config.option, "maxworkerrestart", None)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -129,6 +144,7 @@ def pytest_configure_node(node):
     h = getattr(node.config, "_harness", None)
     if h is not None:
         node.workerinput["harness_session"] = h.session
+        node.workerinput["harness_run"] = h.run_id
         node.workerinput["harness_seed"] = h.seed.option()
 
 
@@ -145,11 +161,36 @@ def is_conformance_item(item) -> bool:
 
 
 def pytest_collection_finish(session):
+    """Without xdist: this process is the controller (xdist's controller
+    collects nothing and never gets here; its workers leave records alone)."""
     h = getattr(session.config, "_harness", None)
-    if h is not None and any(is_conformance_item(i) for i in session.items):
-        from .environment import prepare_env
+    if h is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
+        return
+    ids = [i.nodeid for i in session.items if is_conformance_item(i)]
+    if ids:
+        from .run_ledger import Ledger
 
-        prepare_env(h)
+        h.ledger = Ledger(h, ids, session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist controller: the first worker's collection starts the run."""
+    h = getattr(node.config, "_harness", None)
+    if h is None or h.ledger is not None or getattr(h, "_decided", False):
+        return
+    h._decided = True
+    from .run_ledger import Ledger, conformance_ids
+
+    conf = conformance_ids(h, ids)
+    if not conf:
+        return
+    h.ledger = Ledger(h, conf, node.config)
+    ds = node.config.pluginmanager.getplugin("dsession")
+    if h.user_max_restart is None and getattr(ds, "_max_worker_restart", None) is not None:
+        # xdist stops after 4 restarts per worker; every crash after collection uses up a test, so
+        # this many always lets every healthy test run (a collection that crashes still stops early).
+        ds._max_worker_restart += len(conf)
 
 
 def pytest_unconfigure(config):
@@ -158,10 +199,12 @@ def pytest_unconfigure(config):
         return
     if h._fh is not None:
         h._fh.close()
-    if not hasattr(config, "workerinput"):
-        from .environment import finish_env
 
-        finish_env(h)
+
+def pytest_sessionfinish(session, exitstatus):
+    h = getattr(session.config, "_harness", None)
+    if h is not None and h.ledger is not None:
+        h.ledger.finish(session, exitstatus)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -175,7 +218,7 @@ def pytest_runtest_protocol(item, nextitem):
     note = {"nodeid": item.nodeid, "path": str(item.path), "impl": params["impl"].id, "dtype": params.get("dtype"),
             "property": getattr(item.module, "PROPERTY", None), "start": time.time(), "pid": os.getpid(),
             "timeout": h.test_timeout}
-    h.results_dir.mkdir(parents=True, exist_ok=True)
+    h.run_dir.mkdir(parents=True, exist_ok=True)
     h.running_file(h.worker).write_text(json.dumps(note), encoding="utf-8")
     if h.test_timeout > 0:
         faulthandler.dump_traceback_later(h.test_timeout, exit=True)
@@ -185,48 +228,6 @@ def pytest_runtest_protocol(item, nextitem):
         if h.test_timeout > 0:
             faulthandler.cancel_dump_traceback_later()
         h.running_file(h.worker).unlink(missing_ok=True)
-
-
-def pytest_runtest_logreport(report):
-    """Controller: xdist lost a worker mid-test (its report has when '???')."""
-    worker = getattr(report, "node", None)
-    if report.when != "???" or worker is None or not report.failed:
-        return
-    config = worker.config
-    h = getattr(config, "_harness", None)
-    if h is None:
-        return
-    path = h.running_file(worker.gateway.id)
-    try:
-        note = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if note.get("nodeid") != report.nodeid:
-        return
-    path.unlink(missing_ok=True)
-    from .registry import UsageError, env_prefix, get
-
-    try:
-        impl = get(note["impl"])
-        family, function, device = impl.family, impl.function, impl.device
-    except UsageError:
-        family, function, device = "?", "?", "?"
-    elapsed = time.time() - note["start"]
-    timed_out = note["timeout"] > 0 and elapsed >= note["timeout"] - 1
-    verdict = "timeout" if timed_out else "crash"
-    msg = (f"no result within the test timeout of {note['timeout']:g} s (worker ended)" if timed_out
-           else f"the worker process died after {elapsed:.1f} s (segfault, abort or exit) while running this test")
-    # The test's own file, absolute: works from any folder and install (a nodeid need not name
-    # the file: under `pytest --pyargs harness.suite.test_accuracy` from elsewhere it is "::test_...").
-    target = f"{note['path']}::{report.nodeid.partition('::')[2]}"
-    again = env_prefix() + f"python -m pytest {shlex.quote(target)} -n 1 --profile {h.profile}"
-    if h.seed.option():  # a given or drawn seed: repeat it (without the database)
-        again += f" --seed {h.seed.value}"
-    res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,
-                 message=msg, device=device, env={"env_id": h.env_id, "profile": h.profile, "worker": "controller"},
-                 duration=elapsed, reproducer=again)
-    res.known = h.baseline.classify(res)
-    h.write(res)
 
 
 def pytest_generate_tests(metafunc):
@@ -275,7 +276,13 @@ class Conformance:
 
     def check(self, impl, dtype: str, prop: str) -> Result:
         from .conformance import explore
+        from .results_store import quarantined
 
+        q = quarantined(self.h.run_dir).get(impl.id)
+        if q:  # crashed too often in this run: recorded, not run
+            from .run_ledger import quarantine_result
+
+            return self.gate(quarantine_result(self.h, impl, dtype, prop, q["crashes"], self.env(impl)))
         self.unavailable(impl, dtype, prop)
         if prop == "special_values":
             from .conformance import special_values
@@ -335,55 +342,7 @@ def conformance(request) -> Conformance:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     h = getattr(config, "_harness", None)
-    if h is None or hasattr(config, "workerinput"):
-        return
-    from .environment import ran_here
+    if h is not None and not hasattr(config, "workerinput") and h.ledger is not None:
+        from .summary import terminal_summary
 
-    if not ran_here(h):
-        return
-    results = []
-    for f in sorted(h.results_dir.glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if r.get("time", 0) >= getattr(h, "started", 0):
-                results.append(r)
-    if not results:
-        return
-    from .summary import table
-
-    terminalreporter.write_sep("=", f"softmax-harness: {len(results)} results in {h.results_dir}")
-    terminalreporter.write_line(table(results))
-    import hypothesis
-
-    note = h.baseline.version_note(hypothesis.__version__)
-    if note:
-        terminalreporter.write_line("NOTE: " + note)
-    for r in results:
-        if str(r.get("known") or "").startswith(baseline_mod.ENV_DEPENDENT):
-            terminalreporter.write_line(f"ENV-DEPENDENT: {r['impl']} {r['property']} {r['dtype']} "
-                                        f"[{r['verdict']}]: {r['known']}")
-    for entry in h.baseline.stale(results):
-        diff = h.baseline.differences(_family_of(entry.impl))
-        if diff:
-            terminalreporter.write_line(f"NOT REPRODUCED (environment differs: {'; '.join(diff)}): "
-                                        f"{entry.describe()}")
-            continue
-        msg = f"baseline entry no longer fails (fixed?): {entry.describe()}"
-        terminalreporter.write_line("FIXED: " + msg)
-        warnings.warn(msg, stacklevel=1)
-
-
-def _family_of(impl_glob: str) -> str | None:
-    from .registry import all_impls, glob_match
-
-    fams = {i.family for i in all_impls() if glob_match(i.id, impl_glob)}
-    return fams.pop() if len(fams) == 1 else None
-
-
-def pytest_sessionstart(session):
-    h = getattr(session.config, "_harness", None)
-    if h is not None:
-        h.started = time.time() - 1
+        terminal_summary(terminalreporter, h)

@@ -1,4 +1,5 @@
-"""Plain-text summary table of results, for terminals."""
+"""Plain-text summaries of results for terminals: the table, and the
+plugin's end-of-session summary of its run."""
 
 from __future__ import annotations
 
@@ -22,3 +23,62 @@ def table(results: list[dict], width: int = 60) -> str:
         counts = " ".join(f"{sum(r['verdict'] == c for r in rs):>8}" for c in cols)
         lines.append(f"{impl[:width]:<{width}} {w:<14} {mu:>10}  {counts}")
     return "\n".join(lines)
+
+
+def read_run(run_dir) -> list[dict]:
+    """Every result line of one run folder (a line cut short by a killed
+    writer is skipped: the summary shows what is there)."""
+    import json
+    from pathlib import Path
+
+    out = []
+    for f in sorted(Path(run_dir).glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def terminal_summary(terminalreporter, h) -> None:
+    """The plugin's end-of-session summary of this session's run: the table,
+    INCOMPLETE/QUARANTINED, environment-dependent findings and stale
+    baseline entries."""
+    import warnings
+
+    import hypothesis
+
+    from . import baseline as baseline_mod
+    from .run_ledger import summary_lines
+
+    results = read_run(h.run_dir)
+    for line in summary_lines(h, results):
+        terminalreporter.write_line(line)
+    if not results:
+        return
+    terminalreporter.write_sep("=", f"softmax-harness: {len(results)} results in {h.run_dir}")
+    terminalreporter.write_line(table(results))
+    note = h.baseline.version_note(hypothesis.__version__)
+    if note:
+        terminalreporter.write_line("NOTE: " + note)
+    for r in results:
+        if str(r.get("known") or "").startswith(baseline_mod.ENV_DEPENDENT):
+            terminalreporter.write_line(f"ENV-DEPENDENT: {r['impl']} {r['property']} {r['dtype']} "
+                                        f"[{r['verdict']}]: {r['known']}")
+    for entry in h.baseline.stale(results):
+        diff = h.baseline.differences(_family_of(entry.impl))
+        if diff:
+            terminalreporter.write_line(f"NOT REPRODUCED (environment differs: {'; '.join(diff)}): "
+                                        f"{entry.describe()}")
+            continue
+        msg = f"baseline entry no longer fails (fixed?): {entry.describe()}"
+        terminalreporter.write_line("FIXED: " + msg)
+        warnings.warn(msg, stacklevel=1)
+
+
+def _family_of(impl_glob: str) -> str | None:
+    from .registry import all_impls, glob_match
+
+    fams = {i.family for i in all_impls() if glob_match(i.id, impl_glob)}
+    return fams.pop() if len(fams) == 1 else None

@@ -1,12 +1,18 @@
 """Read results folders.
 
-A results folder (one environment: a tox env, a per-process variant, a
-machine) holds:
+An environment's folder (a tox env, a per-process variant, a machine) holds
+one run folder per pytest session, ``runs/<run-id>/`` (harness/results_store.py);
+a run folder, or a flat folder from ``merge`` or an older harness, holds:
 
 - ``*.jsonl``: one ``Result`` per line (``Result.to_json()``);
-- ``env.json``: environment metadata (``finished`` is missing when the run
-  did not complete);
+- ``env.json``: the run record (``finished`` when every collected conformance
+  test reported; ``incomplete`` says why not; neither while it runs or after
+  its controller was killed);
 - ``impls.json``: ``Impl.describe()`` of every registered implementation.
+
+``load`` takes the newest complete run of each environment, noting in
+``problems`` the newer runs it left out and why; ``all_runs=True`` takes every
+run, each its own result set labelled ``<env-id>@<run-id>``.
 
 Every line is validated (JSON object, schema version, required fields and
 their types).  A line that cannot be read raises :class:`LoadError` naming
@@ -32,6 +38,7 @@ from pathlib import Path
 
 from harness.records import SCHEMA_VERSION, Result
 from harness.registry import UsageError
+from harness.results_store import has_runs, is_run, select_runs
 
 _NUM = (int, float)
 # field -> allowed JSON types (None allowed where listed)
@@ -78,6 +85,11 @@ class ResultSet:
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     label: str = ""  # unique among the sets loaded together (see ``load``)
+    newer: list[str] = field(default_factory=list)  # newer runs of this env left out, and why
+
+    @property
+    def run_id(self) -> str | None:
+        return str(self.env["run_id"]) if self.env and self.env.get("run_id") else None
 
     @property
     def env_id(self) -> str:
@@ -163,7 +175,7 @@ def _read_jsonl(p: Path, rs: ResultSet) -> None:
 
 
 def _is_results_dir(p: Path) -> bool:
-    return any(p.glob("*.jsonl")) or (p / "env.json").is_file() or (p / "impls.json").is_file()
+    return is_run(p) or has_runs(p)
 
 
 def expand(dirs) -> list[Path]:
@@ -211,7 +223,9 @@ def load_dir(p: Path) -> ResultSet:
         rs.env = _read_json(env_p, dict)
         if rs.env.get("note"):
             rs.problems.append(str(rs.env["note"]))
-        if not rs.env.get("finished"):
+        if rs.env.get("incomplete"):
+            rs.problems.append(f"the run is incomplete: {rs.env['incomplete']}")
+        elif not rs.env.get("finished"):
             rs.problems.append("env.json has no 'finished' time: the run did not complete")
     else:
         rs.problems.append("env.json is missing")
@@ -233,14 +247,21 @@ def load_dir(p: Path) -> ResultSet:
     return rs
 
 
-def load(dirs) -> list[ResultSet]:
-    """Load every results folder named by ``dirs`` (see :func:`expand`)."""
+def load(dirs, all_runs: bool = False) -> list[ResultSet]:
+    """Load every results folder named by ``dirs`` (see :func:`expand`): the
+    newest complete run of each, or every run with ``all_runs``."""
     if isinstance(dirs, (str, Path)):
         dirs = [dirs]
-    sets = [load_dir(p) for p in expand(dirs)]
+    sets = []
+    for p in expand(dirs):
+        for run, notes in select_runs(p, all_runs):
+            rs = load_dir(run)
+            rs.newer = notes
+            rs.problems += notes
+            sets.append(rs)
     taken: set[str] = set()
     for rs in sets:  # two folders with the same env id (two machines, not merged) stay apart
-        label = rs.env_id
+        label = f"{rs.env_id}@{rs.run_id}" if all_runs and rs.run_id else rs.env_id
         if label in taken:
             label = f"{rs.env_id}@{(rs.env or {}).get('hostname') or rs.dir.parent.name}"
         base, k = label, 2

@@ -298,6 +298,7 @@ def _env_entry(rs: ResultSet, results: list[dict]) -> dict:
         "cpu": env.get("cpu"), "modes": modes, "started": fmt_time(env.get("started")),
         "finished": fmt_time(env.get("finished")),
         "complete": rs.finished and bool(results), "problems": list(rs.problems), "n": len(results),
+        "newer": list(rs.newer),
         "counts": dict(counts), "files": rs.files, "n_impls": len(rs.impls),
         "n_unavailable": sum(1 for d in rs.impls if not d.get("available", True)),
     }
@@ -788,14 +789,16 @@ def render_model(model: dict) -> str:
     return _jinja_env().get_template("report.html.j2").render(**m)
 
 
-def render(dirs, out_path, max_failures: int = MAX_FAILURES) -> Path:
-    """Render results folders ``dirs`` into one HTML file ``out_path``."""
-    out, _ = render_with_model(dirs, out_path, max_failures)
+def render(dirs, out_path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
+    """Render results folders ``dirs`` into one HTML file ``out_path`` (the
+    newest complete run of each environment, or every run with ``all_runs``)."""
+    out, _ = render_with_model(dirs, out_path, max_failures, all_runs)
     return out
 
 
-def render_with_model(dirs, out_path, max_failures: int = MAX_FAILURES) -> tuple[Path, dict]:
-    sets = load(dirs)
+def render_with_model(dirs, out_path, max_failures: int = MAX_FAILURES,
+                      all_runs: bool = False) -> tuple[Path, dict]:
+    sets = load(dirs, all_runs)
     model = build(sets, max_failures)
     html = render_model(model)
     out = Path(out_path)

@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("dirs", nargs="+", help="result folders (reports/out/results/<env>)")
     p.add_argument("--file", default="baseline.toml", help="baseline file (default baseline.toml)")
     p.add_argument("--update", action="store_true", help="rewrite the file from these results")
+    p.add_argument("--all-runs", action="store_true",
+                   help="every run of each env (default: the newest complete run of each)")
     p.set_defaults(func=main)
 
 
@@ -26,15 +28,26 @@ def _env_of(folder: Path) -> dict | None:
     return env if isinstance(env, dict) else None
 
 
-def read_results(dirs: list[str]) -> list[dict]:
-    """Every result under ``dirs``, each with ``_fp``: the versions and CPU
-    flags of the env.json beside it (where there is one)."""
+def _runs(dirs: list[str], all_runs: bool) -> list[Path]:
+    """The run folders under ``dirs``: the newest complete run of each env,
+    or every run (harness/results_store.py)."""
+    from ..results_store import leaf_runs
+
     out = []
     for d in dirs:
         p = Path(d)
         if not p.is_dir():
             raise UsageError(f"results folder {p} does not exist")
-        for f in sorted(p.rglob("*.jsonl")):
+        out += leaf_runs(p, all_runs)
+    return out
+
+
+def read_results(dirs: list[str], all_runs: bool = False) -> list[dict]:
+    """Every result of the selected runs under ``dirs``, each with ``_fp``:
+    the versions and CPU flags of the run's env.json (where there is one)."""
+    out = []
+    for run in _runs(dirs, all_runs):
+        for f in sorted(run.glob("*.jsonl")):
             env = _env_of(f.parent)
             fp = {"versions": env.get("versions") or {}, "cpu": env.get("cpu")} if env else None
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
@@ -48,12 +61,12 @@ def read_results(dirs: list[str]) -> list[dict]:
     return out
 
 
-def recorded(dirs: list[str]) -> dict:
+def recorded(dirs: list[str], all_runs: bool = False) -> dict:
     """The environment the results were computed in (env.json): each package
     version and the CPU flags where every folder agrees; a package whose
     folders disagree is left out (unrecorded, so findings in it are
     environment-dependent)."""
-    envs = [e for d in dirs for f in sorted(Path(d).rglob("env.json")) if (e := _env_of(f.parent))]
+    envs = [e for run in _runs(dirs, all_runs) if (e := _env_of(run))]
     versions: dict[str, str] = {}
     for pkg in sorted({k for e in envs for k in (e.get("versions") or {})}):
         seen = {(e.get("versions") or {}).get(pkg) for e in envs}
@@ -67,10 +80,10 @@ def recorded(dirs: list[str]) -> dict:
 
 
 def main(args) -> int:
-    results = read_results(args.dirs)
+    results = read_results(args.dirs, args.all_runs)
     old = B.load(args.file) if Path(args.file).is_file() else B.Baseline()
     entries = B.from_results(results, old)
-    text = B.dump(entries, recorded(args.dirs))
+    text = B.dump(entries, recorded(args.dirs, args.all_runs))
     if args.update:
         Path(args.file).write_text(text, encoding="utf-8")
         print(f"wrote {len(entries)} entries to {args.file}")

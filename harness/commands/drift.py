@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("dirs", nargs="+", help="result folders (reports/out/results/<env>)")
     p.add_argument("--xfails-file", default="baseline.toml", help="baseline to compare with (default baseline.toml)")
     p.add_argument("-o", "--out", help="also write the drift report to this text file")
+    p.add_argument("--all-runs", action="store_true",
+                   help="every run of each env (default: the newest complete run of each)")
     p.set_defaults(func=main)
 
 
@@ -54,10 +56,10 @@ def main(args) -> int:
     if not Path(args.xfails_file).is_file():
         raise UsageError(f"xfails file {args.xfails_file} does not exist")
     base = B.load(args.xfails_file)
-    results = read_results(args.dirs)
+    results = read_results(args.dirs, args.all_runs)
     if not results:
         raise UsageError(f"no results in {', '.join(args.dirs)}")
-    lines = drift_lines(results, base, recorded(args.dirs))
+    lines = drift_lines(results, base, recorded(args.dirs, args.all_runs))
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:

@@ -1,15 +1,20 @@
 """`softmax-harness report` and `softmax-harness merge`.
 
-- ``report DIR... [-o OUT.html]`` renders one self-contained HTML file from
-  results folders (a folder of environment folders, such as
-  ``reports/out/results`` or a ``merge`` output, stands for all of them).
+- ``report DIR... [-o OUT.html] [--all-runs]`` renders one self-contained HTML
+  file from results folders (a folder of environment folders, such as
+  ``reports/out/results`` or a ``merge`` output, stands for all of them): the
+  newest complete run of each environment (harness/results_store.py), or every
+  run with ``--all-runs``; an incomplete run is flagged in the report and in
+  an ``INCOMPLETE`` line here.
 - ``merge DIR... -o DIR`` combines result sets from several tox envs or
   machines into one folder: ``DIR/<env-id>/`` per environment, each with
   ``env.json``, ``impls.json`` and one ``results.jsonl``.  Every input line
   is validated first; a line that cannot be read is refused by file and line
-  and nothing is written.  Two inputs with the same env id from different runs
-  are kept apart (``<env-id>@<hostname>``, then ``-2``, ``-3``...); the same
-  run given twice is merged once.
+  and nothing is written.  It takes the newest complete run of each env, or
+  every run with ``--all-runs`` (one folder each, ``<env-id>@<run-id>``).  Two
+  inputs with the same env id from different runs are kept apart
+  (``<env-id>@<hostname>``, then ``-2``, ``-3``...); the same run given twice
+  is merged once.
 
 Bad input (missing or unreadable folder, corrupt line, wrong schema) is a
 one-line error with exit status 2.
@@ -22,6 +27,7 @@ import re
 from pathlib import Path
 
 DEFAULT_OUT = "reports/out/index.html"
+ALL_RUNS_HELP = "every run of each env (default: the newest complete run of each)"
 
 
 def register(sub) -> None:
@@ -30,11 +36,13 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
     p.add_argument("--max-failures", type=int, default=200,
                    help="failures shown in full detail (default 200; the rest are counted)")
+    p.add_argument("--all-runs", action="store_true", help=ALL_RUNS_HELP)
     p.set_defaults(func=report_main)
 
     m = sub.add_parser("merge", help="combine results folders from several envs or machines into one folder")
     m.add_argument("dirs", nargs="+", metavar="DIR", help="results folder(s), or folders of them")
     m.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write (one subfolder per env)")
+    m.add_argument("--all-runs", action="store_true", help=ALL_RUNS_HELP)
     m.set_defaults(func=merge_main)
 
 
@@ -49,11 +57,14 @@ def report_main(args) -> int:
     if out.exists() and out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name such as {out / 'index.html'}")
     try:
-        path, model = render_with_model(args.dirs, out, args.max_failures)
+        path, model = render_with_model(args.dirs, out, args.max_failures, args.all_runs)
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"report: {path.resolve()}")
     print(model["summary_line"])
+    for e in model["envs"]:
+        if not e["complete"]:
+            print(f"INCOMPLETE: {e['id']}: {'; '.join(e['problems']) or 'incomplete'}")
     return 0
 
 
@@ -66,7 +77,7 @@ def merge_main(args) -> int:
 
     from ..registry import UsageError
 
-    sets = load(args.dirs)  # validates every line; raises LoadError (exit 2) before anything is written
+    sets = load(args.dirs, args.all_runs)  # validates every line; raises LoadError (exit 2) before anything is written
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a folder")
@@ -86,7 +97,7 @@ def merge_main(args) -> int:
             skipped.append(str(rs.dir))
             plan.append((rs, next(k for k, v in chosen.items() if v == ident)))
             continue
-        name = _safe(rs.env_id)
+        name = _safe(rs.label if args.all_runs else rs.env_id)
         if name in chosen:
             name = _safe(f"{rs.env_id}@{env.get('hostname') or rs.dir.parent.name}")
             base, k = name, 2

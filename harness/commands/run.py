@@ -11,6 +11,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from importlib.resources import files
 from pathlib import Path
 
@@ -109,6 +110,7 @@ def main(args) -> int:
     xfails = str(Path(args.xfails_file).resolve()) if args.xfails_file else None
     suite = suite_dir()
     extra = {EXTRA_ENV: absolute_targets(os.environ[EXTRA_ENV])} if os.environ.get(EXTRA_ENV) else {}
+    began = time.time()  # runs recorded after this are this invocation's (see _this_run)
     codes = {}
     variants = VARIANTS[:1] if args.no_variants else VARIANTS
     for env_id, overrides, globs, needs in variants:
@@ -137,17 +139,50 @@ def main(args) -> int:
         # targets import from it and the example database lives in it, as for `check`.
         codes[env_id] = subprocess.call(cmd, env=env)
     report = out / "index.html"
+    mine = {env_id: _this_run(results / env_id, began) for env_id in codes}
     try:
         from reports.render import render
 
-        render([p for p in sorted(results.iterdir()) if p.is_dir()], report)
+        # This invocation's runs, complete or not; other envs' folders: their newest complete run.
+        envs = sorted(p for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
+        render([mine.get(p.name) or p for p in envs], report)
         print(f"[run] report: {report.resolve()}")
     except ImportError as e:
         print(f"[run] report not rendered: {e}")
         return 3
+    return _final_summary(codes, mine)
+
+
+def _this_run(env_dir: Path, began: float) -> Path | None:
+    """The run a pytest call of this invocation wrote into ``env_dir``."""
+    from ..results_store import read_record, runs_of
+
+    runs = [r for r in runs_of(env_dir) if ((read_record(r) or {}).get("started") or 0) >= began]
+    return runs[-1] if runs else None
+
+
+def _final_summary(codes: dict[str, int], mine: dict[str, Path | None]) -> int:
+    """Print what each env's run found, what was incomplete and why, and the
+    exit status: 3 when a run is incomplete or pytest did not complete, else
+    1 with non-conformant findings, else 0."""
+    from ..results_store import read_record, why_not_complete
+
+    incomplete = {}
+    for env_id, code in codes.items():
+        rec = read_record(mine[env_id]) if mine[env_id] else None
+        if rec is None:
+            incomplete[env_id] = f"no run record (pytest exit {code}; no conformance test collected?)"
+        elif not rec.get("finished"):
+            incomplete[env_id] = rec.get("incomplete") or why_not_complete(rec)
+        for impl, q in sorted(((rec or {}).get("quarantined") or {}).items()):
+            print(f"[run] {env_id}: {impl} quarantined after {q['crashes']} crashes; its other tests were "
+                  f"recorded as crash, not run")
+    for env_id, why in incomplete.items():
+        print(f"[run] incomplete: {env_id}: {why}")
     bad = {k: v for k, v in codes.items() if v not in (0, 1)}
     if bad:
         print(f"[run] pytest did not complete in: {', '.join(f'{k} (exit {v})' for k, v in bad.items())}")
+    if bad or incomplete:
         return 3
     failing = [k for k, v in codes.items() if v == 1]
     print(f"[run] {'non-conformant findings in: ' + ', '.join(failing) if failing else 'all conformant'}")

@@ -26,7 +26,7 @@ def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-2000:]
     got = {}
-    for f in (tmp_path / "res" / "t").glob("*.jsonl"):
+    for f in (tmp_path / "res" / "t").rglob("*.jsonl"):
         for line in f.read_text().splitlines():
             row = json.loads(line)
             got[row["impl"]] = row
@@ -54,16 +54,17 @@ def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     r = _pytest("harness/suite/test_contract.py", "-n", "2", "--impls", "numpy.stable_softmax", "--dtypes",
                 "float64", "--results", str(res), "--env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
-    env = json.loads((res / "e" / "env.json").read_text())
-    assert env["finished"] >= env["started"] and env["session"]
-    files = sorted(p.name for p in (res / "e").glob("*.jsonl"))
+    (run,) = (res / "e" / "runs").iterdir()  # this session's own run folder
+    env = json.loads((run / "env.json").read_text())
+    assert env["finished"] >= env["started"] and env["session"] and env["run_id"] == run.name
+    files = sorted(str(p) for p in (res / "e").rglob("*.jsonl"))
     assert files and all(json.loads(line)["impl"] == "numpy.stable_softmax"
-                         for f in files for line in (res / "e" / f).read_text().splitlines())
+                         for f in files for line in Path(f).read_text().splitlines())
     # Another pytest session that runs no conformance test (the self-tests) leaves it alone.
     r = _pytest("tests/self/test_policy.py", "--results", str(res), "--env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
-    assert sorted(p.name for p in (res / "e").glob("*.jsonl")) == files
-    assert json.loads((res / "e" / "env.json").read_text()) == env
+    assert sorted(str(p) for p in (res / "e").rglob("*.jsonl")) == files
+    assert json.loads((run / "env.json").read_text()) == env
 
 
 def test_self_tests_parametrized_over_impls_write_nothing(tmp_path):
