@@ -74,9 +74,14 @@ class HarnessConfig:
         from .registry import UsageError, split_csv
 
         opt = config.getoption
-        self.impl_globs = split_csv(opt("--impls"))
-        self.functions = split_csv(opt("--functions"))
-        self.dtypes = split_csv(opt("--dtypes")) or list(DTYPE_NAMES)
+        self.impl_globs = split_csv(opt("--impls"), "--impls")
+        self.functions = split_csv(opt("--functions"), "--functions")
+        from .records import FUNCTIONS
+
+        unknown = [f for f in self.functions or () if f not in FUNCTIONS]
+        if unknown:  # said once here, not as a collection error in every conformance module
+            raise UsageError(f"unknown function {unknown[0]!r} in --functions; expected one of {', '.join(FUNCTIONS)}")
+        self.dtypes = split_csv(opt("--dtypes"), "--dtypes") or list(DTYPE_NAMES)
         bad = [d for d in self.dtypes if d not in DTYPE_NAMES]
         if bad:
             raise UsageError(f"unknown dtype {bad[0]!r}; expected one of {', '.join(DTYPE_NAMES)}")
@@ -98,6 +103,8 @@ class HarnessConfig:
         self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.test_timeout = float(opt("--test-timeout") or 0)
+        if not self.test_timeout >= 0:  # negative (or nan) would silently disable the watchdog
+            raise UsageError(f"--test-timeout must be >= 0 seconds (0 = never), not {opt('--test-timeout'):g}")
         from .seeding import choose_seed
 
         winput = getattr(config, "workerinput", None)  # xdist workers take the controller's (drawn) seed

@@ -56,7 +56,7 @@ def _load() -> tuple[tuple[Impl, ...], tuple[str, ...]]:
             found.extend([got] if isinstance(got, Impl) else list(got))
         except Exception as e:  # a broken plugin is reported, not fatal
             problems.append(f"entry point {ep.name}: {type(e).__name__}: {e}")
-    for target in split_csv(os.environ.get(EXTRA_ENV)) or []:
+    for target in [t.strip() for t in os.environ.get(EXTRA_ENV, "").split(",") if t.strip()]:
         try:
             got = _load_target(target)()
             found.extend([got] if isinstance(got, Impl) else list(got))
@@ -140,11 +140,17 @@ def glob_match(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
 
 
-def split_csv(value: str | None) -> list[str] | None:
+def split_csv(value: str | None, option: str | None = None) -> list[str] | None:
+    """The items of a comma-separated option; None when it was not given.
+
+    Given but empty (``--dtypes ,``) is a usage error: read as "not given",
+    it silently selected everything."""
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
+    if not items:
+        raise UsageError(f"{option + ' ' if option else ''}{value!r} is an empty list; name at least one item")
+    return items
 
 
 def select(patterns: list[str] | None = None, functions: list[str] | None = None,
