@@ -36,6 +36,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.policy import VERDICTS
 from harness.records import SCHEMA_VERSION, Result
 from harness.registry import UsageError
 from harness.results_store import has_runs, is_run, select_runs
@@ -130,6 +131,8 @@ def validate_line(text: str, where: str) -> dict:
     for k, types in _TYPES.items():
         if k in d and not isinstance(d[k], types):
             raise LoadError(f"{where}: field {k!r} has type {type(d[k]).__name__}")
+    if d["verdict"] not in VERDICTS:  # it would be counted, and ranked as the worst of all
+        raise LoadError(f"{where}: unknown verdict {d['verdict']!r}; expected one of {', '.join(VERDICTS)}")
     return d
 
 
