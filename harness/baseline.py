@@ -67,6 +67,9 @@ def _check_when(when: dict, where: str) -> dict:
     out = {}
     known = {_norm(p) for p in PACKAGES}
     for k, v in when.items():
+        if not (isinstance(v, str) or (k == "cpu" and isinstance(v, list) and all(isinstance(t, str) for t in v))):
+            raise UsageError(f"{where}: 'when' {k} must be a string like {'avx2' if k == 'cpu' else '>=1.17'!r}, "
+                             f"not {v!r}")
         if k == "cpu":
             for t in _cpu_terms(v):
                 if t.lstrip("!") not in CPU_FLAGS:
@@ -210,17 +213,48 @@ class Baseline:
         return out
 
 
+class BaselineWarning(UserWarning):
+    """A baseline entry that can never match: its implementation glob names
+    no registered implementation (a typo, or one since removed)."""
+
+
+def _unregistered(impl_glob: str, ids: set[str]) -> bool:
+    """No registered id matches ``impl_glob``, in any per-process mode: the
+    bracketed modes of an id (``[onednn=off]``) depend on the environment
+    variables of the process, so an entry for another mode compares by name."""
+    base = lambda s: s.split("[", 1)[0]  # noqa: E731
+    if "*" not in impl_glob and "?" not in impl_glob:
+        return impl_glob not in ids and base(impl_glob) not in {base(i) for i in ids}
+    return not any(glob_match(i, impl_glob) or glob_match(base(i), base(impl_glob)) for i in ids)
+
+
 def load(path: str | Path) -> Baseline:
+    import warnings
+
+    from .policy import VERDICTS
+    from .registry import all_impls
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError(f"xfails file {p} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"xfails file {p} is a folder, not a TOML file") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"xfails file {p} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise UsageError(f"xfails file {p} cannot be read ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"xfails file {p} is not valid TOML: {e}") from None
+    known = data.get("known", [])
+    if not isinstance(known, list) or not all(isinstance(raw, dict) for raw in known):
+        raise UsageError(f"xfails file {p}: 'known' must be an array of tables, each entry under its own "
+                         f"[[known]] header (not [known] or known = ...)")
     entries = []
-    for i, raw in enumerate(data.get("known", []), 1):
+    ids = {i.id for i in all_impls()}
+    for i, raw in enumerate(known, 1):
         if "impl" not in raw:
             raise UsageError(f"xfails file {p}: entry {i} has no 'impl'")
         unknown = set(raw) - set(Entry.__dataclass_fields__)
@@ -229,8 +263,16 @@ def load(path: str | Path) -> Baseline:
         when = raw.pop("when", {})
         if not isinstance(when, dict):
             raise UsageError(f"xfails file {p}: entry {i}: 'when' must be a table like {{ scipy = \">=1.17\" }}")
-        entries.append(Entry(**{k: str(v) for k, v in raw.items()},
-                             when=_check_when(when, f"xfails file {p}: entry {i}")))
+        for k, v in raw.items():  # str(v) made ['x'] the glob "['x']" and 5 the reason "5"
+            if not isinstance(v, str):
+                raise UsageError(f"xfails file {p}: entry {i}: '{k}' must be a string, not {type(v).__name__}")
+        if not any(glob_match(v, raw.get("verdict", "*")) for v in VERDICTS):  # a typo never matches: FIXED
+            raise UsageError(f"xfails file {p}: entry {i}: verdict {raw['verdict']!r} matches no verdict "
+                             f"({', '.join(VERDICTS)})")
+        entries.append(Entry(**raw, when=_check_when(when, f"xfails file {p}: entry {i}")))
+        if _unregistered(raw["impl"], ids):
+            warnings.warn(f"xfails file {p}: entry {i} (impl {raw['impl']!r}) matches no registered implementation "
+                          f"(see `softmax-harness list`)", BaselineWarning, stacklevel=2)
     recorded = data.get("recorded")
     if recorded is not None and not (isinstance(recorded, dict) and isinstance(recorded.get("versions", {}), dict)):
         raise UsageError(f"xfails file {p}: [recorded] must hold a versions table and a cpu list")
