@@ -4,34 +4,30 @@ TARGET is ``pkg.module:function`` (importable from the current directory or
 PYTHONPATH) or ``path/to/file.py:function``.  Calling conventions
 (``--function``) are in ``CONVENTIONS``.
 
-The user's code runs in a child process (multiprocessing, spawn) that takes
-one (dtype, property) task at a time and reports each call it is about to
-make.  A call that makes no progress within ``--timeout`` seconds kills the
-child and is the verdict ``timeout``; a child that dies (segfault, abort,
-``os._exit``) is ``crash``.  Either way the input that did it is recorded
-with its reproducer, and a fresh child carries on with the remaining tasks.
-After ``MAX_HUNG_IN_A_ROW`` tasks in a row have timed out, the rest are not
-run (they would each cost ``--timeout`` seconds too).
+The user's code runs in a child process, one (dtype, property) task at a
+time (``check_runner``): a hung call is the verdict ``timeout``, a dead
+child ``crash``, and a fresh child carries on with the remaining tasks.
 
-Every Result is written to ``--json`` and flushed as it arrives, so an
-interrupted run keeps what it computed.  Exit status: 0 conformant, 1 not,
-2 usage error.
+Output options are checked before anything runs.  Every Result is written to
+``--json`` (locked against a second writer) and flushed as it arrives, so an
+interrupted run keeps what it computed; SIGTERM and ^C end the child with
+the run, and a closed stdout (``| head``) ends the run quietly.  Exit status:
+0 conformant, 1 not, 2 usage error; 130 (^C), 141 (stdout closed), 143
+(SIGTERM).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
-import math
-import multiprocessing as mp
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
+from .check_output import Stop, _describe, _report, _store_long_case, check_paths, dumps, on_sigterm, open_json, say
+from .check_runner import MAX_HUNG_IN_A_ROW, run_tasks
 
 CONVENTIONS = {
     "softmax": "fn(x, axis=-1) -> same shape and dtype as x",
@@ -41,18 +37,16 @@ CONVENTIONS = {
     "softmax_jacobian": "fn(x) with x of shape (N, k) -> (N, k, k), J[n, i, j] = d s_i / d x_j",
     "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
 }
-MAX_HUNG_IN_A_ROW = 3
-STARTUP_LIMIT = 600.0  # seconds for a child to load and draw before its first call (not the target's time)
 DEFAULT_TIMEOUT = 60.0
-REPRO_INLINE_MAX = 32 * 1024  # characters: longer reproducers read their case from a file
-TICK_CASE_LIMIT = 4096  # elements: larger cases are not sent with each call's heartbeat
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "check", help="check your own implementation: verdict per property x dtype, worst input, reproducer",
         description="Run the property suite on your function, in a child process. Exit 0 conformant, "
-                    "1 non-conformant (out-of-bound or worse, crash, timeout), 2 usage error.")
+                    "1 non-conformant (out-of-bound or worse, crash, timeout), 2 usage error; ended early "
+                    "(the child with it, --json keeping what was computed): 130 ^C, 141 stdout closed "
+                    "(| head), 143 SIGTERM.")
     p.add_argument("target", help="pkg.module:function or path/to/file.py:function")
     p.add_argument("--function", default="softmax", metavar="NAME",
                    help="what TARGET computes (default softmax). Calling conventions: "
@@ -71,7 +65,9 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one call of TARGET (with its checking) may go without finishing before it "
                         f"counts as hung: verdict timeout (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--json", metavar="FILE", help="write the Results as JSON Lines, one flushed line per result")
+    p.add_argument("--json", metavar="FILE", help="write the Results as JSON Lines, one flushed line per result; "
+                                                  "FILE is locked for the run, and a FILE another check is "
+                                                  "writing is refused (usage error)")
     p.add_argument("--report", metavar="FILE.html", help="also render a self-contained HTML report")
     p.set_defaults(func=main)
 
@@ -169,250 +165,8 @@ def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------
-# The child
-# --------------------------------------------------------------------------
-
-
-def _child(conn, target, function, opts, fault_path) -> None:
-    """Runs in the child: one task per message; a ("call", case) heartbeat
-    before each call of the target, then ("done", [Result dicts])."""
-    import faulthandler
-    import signal
-    import warnings
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and kills us
-    warnings.simplefilter("ignore", RuntimeWarning)  # numpy noise; verdicts say what went wrong
-    fault = open(fault_path, "w")  # noqa: SIM115 (open for the process's life)
-    faulthandler.enable(fault, all_threads=False)
-    from ..conformance import explore, special_values
-
-    try:
-        impl = target_impl(target, function)
-    except Exception as e:
-        conn.send(("fatal", str(e)))
-        return
-    user_fn = impl.fn
-
-    def beating(case):
-        conn.send(("call", case.to_json() if case.logits.size <= TICK_CASE_LIMIT else None))
-        return user_fn(case)
-
-    impl.fn = beating
-    env = {"env_id": "check", "profile": opts["profile"]}
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
-        dtype, prop = task
-        try:
-            if prop == "special_values":
-                res = special_values(impl, dtype, env)
-            else:
-                res = [explore(impl, dtype, prop, profile=opts["profile"], max_examples=opts["max_examples"],
-                               seed=opts["seed"], env=env, database=opts.get("database", False))]
-        except Exception as e:  # the harness's own failure (the user's raising is a Finding): say so
-            import traceback
-
-            conn.send(("internal", f"{type(e).__name__}: {e}".splitlines()[0], traceback.format_exc()))
-            continue
-        conn.send(("done", [r.to_json() for r in res]))
-
-
-class _Worker:
-    """The parent's handle on one child."""
-
-    def __init__(self, target: str, function: str, opts: dict):
-        ctx = mp.get_context("spawn")
-        fd, self.fault_path = tempfile.mkstemp(prefix="softmax-harness-check-", suffix=".fault")
-        os.close(fd)
-        self.conn, child_end = ctx.Pipe()
-        self.proc = ctx.Process(target=_child, args=(child_end, target, function, opts, self.fault_path),
-                                daemon=True)
-        self.proc.start()
-        child_end.close()
-
-    def where_it_died(self, user_file: str | None = None) -> str:
-        """Where faulthandler saw the child die: the innermost Python frame,
-        and the innermost one in the user's file when that is another."""
-        try:
-            text = Path(self.fault_path).read_text(errors="replace")
-        except OSError:
-            return ""
-        frames = []  # (path, line, function), most recent call first
-        for raw in text.splitlines():
-            raw = raw.strip()
-            if raw.startswith('File "') and ", line " in raw:
-                f, rest = raw[len('File "'):].split('", line ', 1)
-                lineno, _, func = rest.partition(" in ")
-                frames.append((f, lineno.strip(), func.strip()))
-        if not frames:
-            return ""
-
-        def show(fr) -> str:
-            p = Path(fr[0])
-            name = f"{p.parent.name}/{p.name}" if p.name == "__init__.py" else p.name
-            return f"{name}:{fr[1]} in {fr[2]}"
-
-        mine = next((fr for fr in frames if user_file and fr[0] == user_file), None)
-        if mine is None or mine == frames[0]:
-            return show(mine or frames[0])
-        return f"{show(mine)} (innermost {show(frames[0])})"
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join()
-        self.close()
-
-    def stop(self) -> None:
-        try:
-            self.conn.send(None)
-        except OSError:
-            pass
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
-        self.close()
-
-    def close(self) -> None:
-        self.conn.close()
-        try:
-            os.unlink(self.fault_path)
-        except OSError:
-            pass
-
-
-def _user_file(target: str) -> str | None:
-    """The source file of TARGET's module (already imported by the parent)."""
-    mod_part = target.rpartition(":")[0]
-    if _is_path(mod_part):
-        return str(Path(mod_part).resolve())
-    mod = sys.modules.get(mod_part)
-    return getattr(mod, "__file__", None)
-
-
-def _exit_reason(code: int | None) -> str:
-    import signal
-
-    if code is not None and code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"
-
-
-def _failed(impl, dtype: str, prop: str, verdict: str, message: str, case_json: dict | None,
-            t0: float) -> dict:
-    from ..conformance import reproducer
-    from ..records import Case, Result
-
-    res = Result(impl.id, impl.family, impl.function, prop, dtype, "-", verdict, message=message,
-                 env={"env_id": "check"}, duration=time.perf_counter() - t0, device=impl.device)
-    if case_json is not None:
-        case = Case.from_json(case_json)
-        res.regime, res.case_id, res.case = case.regime, case.id, case_json
-        res.reproducer = reproducer(impl, case, prop)
-    return res.to_json()
-
-
-def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sink) -> list[tuple[str, str]]:
-    """Feed tasks to a child; a dead or hung child costs only its task.
-    ``sink`` gets each task's list of Result dicts as it finishes.  Returns
-    the tasks not run (after MAX_HUNG_IN_A_ROW timeouts in a row)."""
-    from ..registry import UsageError
-
-    worker = None
-    hung_in_a_row = 0
-    try:
-        for i, (dtype, prop) in enumerate(tasks):
-            if hung_in_a_row >= MAX_HUNG_IN_A_ROW:
-                return list(tasks[i:])
-            if worker is None:
-                worker = _Worker(target, function, opts)
-            worker.conn.send((dtype, prop))
-            t0 = last = time.perf_counter()
-            case_json = None
-            got = None
-            dead = False
-            # The clock runs only from the child's first "call" of this task: starting a
-            # child and drawing the first case is the harness's time, which load stretches.
-            while time.perf_counter() - last < (timeout if case_json is not None else STARTUP_LIMIT):
-                try:
-                    ready = worker.conn.poll(0.1)
-                    msg = worker.conn.recv() if ready else None
-                except (EOFError, OSError):
-                    dead = True
-                    break
-                if msg is None:
-                    if not worker.proc.is_alive() and not worker.conn.poll():
-                        dead = True
-                        break
-                    continue
-                kind, payload = msg[0], msg[1]  # ("call", case) | ("done", results) | ("internal", ..) | ("fatal", ..)
-                if kind == "internal":
-                    sys.stderr.write(f"softmax-harness check: internal error in {prop}, {dtype}:\n{msg[2]}")
-                    got = [_failed(impl, dtype, prop, "error", f"internal harness error: {payload}", None, t0)]
-                    break
-                if kind == "call":
-                    case_json, last = payload, time.perf_counter()
-                elif kind == "done":
-                    got = payload
-                    break
-                elif kind == "fatal":
-                    raise UsageError(f"the child process could not load the target: {payload}")
-            if got is not None:
-                hung_in_a_row = 0
-                sink(got)
-                continue
-            where = ""
-            if dead:
-                worker.proc.join()
-                where = worker.where_it_died(_user_file(target))
-                msg = f"crashed ({_exit_reason(worker.proc.exitcode)})" + (f" in {where}" if where else "")
-                verdict = "crash"
-                hung_in_a_row = 0
-            else:
-                msg = (f"a call did not return within {timeout:g} s (child killed)" if case_json is not None
-                       else f"the child made no call within {STARTUP_LIMIT:g} s of starting the task (child killed)")
-                verdict = "timeout"
-                hung_in_a_row += 1
-            worker.kill()
-            worker = None
-            sink([_failed(impl, dtype, prop, verdict, msg, case_json, t0)])
-        return []
-    finally:
-        if worker is not None:
-            if sys.exc_info()[0] is None:
-                worker.stop()
-            else:
-                worker.kill()
-
-
-# --------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------
-
-
-def _clean(o):
-    """JSON-safe copy: non-finite floats become None, numpy scalars Python."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
-        try:
-            return _clean(o.item())
-        except (TypeError, ValueError):
-            return str(o)
-    return o if o is None or isinstance(o, (str, int, bool)) else str(o)
-
-
-def dumps(r: dict) -> str:
-    return json.dumps(_clean(r), allow_nan=False, separators=(",", ":"))
 
 
 def _rank(r: dict) -> tuple:
@@ -427,6 +181,24 @@ def _rank(r: dict) -> tuple:
 
 
 def main(args) -> int:
+    import signal
+    import threading
+
+    # SIGTERM must unwind like ^C does, so that the child ends with the run.
+    mine = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if mine else None
+    try:
+        return _check(args)
+    except Stop as stop:
+        if stop.note:
+            sys.stderr.write(f"softmax-harness check: {stop.note}\n")
+        return stop.status
+    finally:
+        if mine:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _check(args) -> int:
     from oracles import DTYPE_NAMES
 
     from .. import policy
@@ -435,7 +207,7 @@ def main(args) -> int:
     from ..registry import UsageError, split_csv
     from ..seeding import choose_seed
 
-    dtypes = split_csv(args.dtypes) or list(DTYPE_NAMES)
+    dtypes = list(DTYPE_NAMES) if args.dtypes is None else split_csv(args.dtypes, "--dtypes")
     for d in dtypes:
         if d not in DTYPE_NAMES:
             raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
@@ -446,21 +218,19 @@ def main(args) -> int:
     if not args.timeout > 0:
         raise UsageError("--timeout must be positive")
     seed = choose_seed(args.seed, args.profile)
+    check_paths(args.json, args.report)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
     target = canonical_target(args.target)
-    try:
-        out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115
-    except OSError as e:
-        raise UsageError(f"cannot write --json {args.json}: {e.strerror}") from None
+    out = open_json(args.json) if args.json else None
     results: list[dict] = []
-    print(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}, {seed.describe()}, "
-          f"dtypes {','.join(dtypes)}", flush=True)
+    say(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}, {seed.describe()}, "
+          f"dtypes {','.join(dtypes)}")
 
     tasks = _tasks(args.function, dtypes)
     width = max(len(p) for _, p in tasks)
 
     def line(ok: bool, dtype: str, prop: str, verdict: str, message: str) -> None:
-        print(f"{'ok  ' if ok else 'FAIL'} {dtype:9} {prop:{width}} {verdict:14} {message[:100]}", flush=True)
+        say(f"{'ok  ' if ok else 'FAIL'} {dtype:9} {prop:{width}} {verdict:14} {message[:100]}")
 
     def sink_task(rs: list[dict]) -> None:
         for r in rs:
@@ -494,69 +264,23 @@ def main(args) -> int:
             by_dtype.setdefault(dtype, []).append(prop)
         for dtype, props in by_dtype.items():
             what = "every property" if len(props) == len(every) else ", ".join(props)
-            print(f"---- {dtype:9} not run ({what}): the target hung in {MAX_HUNG_IN_A_ROW} tasks in a row")
+            say(f"---- {dtype:9} not run ({what}): the target hung in {MAX_HUNG_IN_A_ROW} tasks in a row")
     bad = [r for r in results if not policy.passes(r["verdict"])]
-    print(f"\n{len(results)} results in {time.perf_counter() - t0:.1f} s"
+    say(f"\n{len(results)} results in {time.perf_counter() - t0:.1f} s"
           + (f", written to {args.json}" if args.json else ""))
     if args.report:
         _report(results, args.report)
     if not bad and not skipped:
-        print("verdict: CONFORMANT")
+        say("verdict: CONFORMANT")
         return 0
     if not bad:
-        print(f"verdict: NON-CONFORMANT ({len(skipped)} tasks not run after repeated hangs)")
+        say(f"verdict: NON-CONFORMANT ({len(skipped)} tasks not run after repeated hangs)")
         return 1
     worst = max(bad, key=_rank)
-    print(f"verdict: NON-CONFORMANT ({len(bad)} failing; worst: {worst['verdict']} in {worst['property']}, "
+    say(f"verdict: NON-CONFORMANT ({len(bad)} failing; worst: {worst['verdict']} in {worst['property']}, "
           f"{worst['dtype']}: {worst['message'][:120]})")
     if worst.get("case"):
-        print(f"worst input: {_describe(Case.from_json(worst['case']))}")
+        say(f"worst input: {_describe(Case.from_json(worst['case']))}")
     if worst.get("reproducer"):
-        print(f"reproduce: {worst['reproducer']}")
+        say(f"reproduce: {worst['reproducer']}")
     return 1
-
-
-def _store_long_case(r: dict, json_path: str | None) -> None:
-    """A reproducer with the case inlined must fit on a command line (one
-    argument is limited to 128 KiB on Linux): past REPRO_INLINE_MAX, the case
-    goes to a file (FILE.cases/ next to --json, else the temp folder) and the
-    reproducer reads it."""
-    import shlex
-
-    if len(r.get("reproducer") or "") <= REPRO_INLINE_MAX or not r.get("case"):
-        return
-    folder = Path(json_path + ".cases") if json_path else Path(tempfile.gettempdir()) / "softmax-harness-cases"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = (folder / f"{r['case_id'] or 'case'}.json").resolve()
-        path.write_text(dumps(r["case"]) + "\n", encoding="utf-8")
-    except OSError:
-        return  # keep the inline one: long, but still exact
-    lit = json.dumps  # a JSON string is a Python string literal, in double quotes: clean shell quoting
-    code = (f"import harness, pathlib; print(harness.replay(pathlib.Path({lit(str(path))}).read_text(), "
-            f"{lit(r['impl'])}, {lit(r['property'])}))")
-    r["reproducer"] = "python -c " + shlex.quote(code)
-
-
-def _describe(case) -> str:
-    """Case.short, plus where its non-finite values are (they may lie past
-    the elements shown)."""
-    import numpy as np
-
-    text = case.short(8)
-    x = case.logits.astype(np.float64).reshape(-1)
-    kinds = [(np.isnan(x), "nan"), (x == np.inf, "+inf"), (x == -np.inf, "-inf")]
-    where = [f"{name} at {', '.join(map(str, np.flatnonzero(m)[:4].tolist()))}{', ...' if m.sum() > 4 else ''}"
-             for m, name in kinds if m.any()]
-    return text + (f" (flat index: {'; '.join(where)})" if where else "")
-
-
-def _report(results: list[dict], path: str) -> None:
-    from reports.render import render
-
-    with tempfile.TemporaryDirectory() as tmp:
-        env = Path(tmp) / "check"
-        env.mkdir()
-        (env / "results.jsonl").write_text("".join(dumps(r) + "\n" for r in results))
-        render([env], Path(path))
-    print(f"report: {path}")
