@@ -117,6 +117,13 @@ def test_report_and_merge_read_relative_paths(relative_run):
     assert NAIVE in (user / "r.html").read_text()
 
 
+def test_run_out_that_is_a_file_is_a_usage_error(tmp_path):
+    (tmp_path / "taken").write_text("not a folder")
+    r = cli("run", "--out", "taken", "--impls", "numpy.stable_softmax", "--no-variants", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr == "softmax-harness run: error: --out taken exists and is not a folder\n"
+    assert r.stdout == "" and (tmp_path / "taken").read_text() == "not a folder"
+
+
 def test_check_writes_relative_outputs_in_the_users_folder(tmp_path):
     shutil.copy(FIXDIR / "user_kernels.py", tmp_path / "k.py")
     r = cli("check", "k.py:stable_softmax", "--dtypes", "float64", "--max-examples", "3", "--json", "o.jsonl",
@@ -166,3 +173,59 @@ def test_plain_pytest_in_the_repo_collects_only_the_self_tests():
     assert cfg["testpaths"] == ["tests/self"]
     # and nothing under tests/ but the self-tests would be found by a bare `pytest tests`
     assert sorted(p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name != "__pycache__") == ["self"]
+
+
+def _non_editable_venv(base: Path) -> Path:
+    """A venv holding a wheel of this tree (not an editable install), built
+    offline; its other packages (numpy, pytest, xdist...) come from the
+    running environment through a .pth file placed after its own site-packages."""
+    src = base / "src"
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():  # a file deleted but not yet committed is listed too
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
+    wheels = base / "wheels"
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(src)],
+                   check=True, capture_output=True, timeout=300)
+    venv = base / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    import sysconfig
+
+    Path(site, "zz_running_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([*pip, "--python", str(py), "install", "--no-deps", "--no-index", *map(str, wheels.glob("*.whl"))],
+                   check=True, capture_output=True, timeout=300)
+    return venv
+
+
+@pytest.mark.slow
+def test_non_editable_install_works_from_an_empty_folder(tmp_path):
+    """`pip install .` (a wheel, not the checkout) started in an empty folder:
+    run, check, report and merge all work and write there (about 40 s)."""
+    venv = _non_editable_venv(tmp_path)
+    py = str(venv / "bin" / "python")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    where = subprocess.run([py, "-c", "import harness.suite, harness.plugin; print(harness.suite.__file__); "
+                                      "print(harness.plugin.__file__)"],
+                           cwd=empty, env=ENV, capture_output=True, text=True, check=True).stdout.split()
+    assert all(w.startswith(str(venv)) for w in where), where  # the installed copy, not the checkout
+    run = subprocess.run([str(venv / "bin" / "softmax-harness"), "run", "--impls", "numpy.stable_softmax",
+                          "--functions", "softmax", "--dtypes", "float64", "--no-variants", "-n", "1", "--profile",
+                          "dev"], cwd=empty, env=ENV, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (empty / "reports" / "out" / "index.html").stat().st_size > 0
+    assert {row["impl"] for row in rows(empty / "reports" / "out" / "results")} == {"numpy.stable_softmax"}
+    shutil.copy(FIXDIR / "user_kernels.py", empty / "k.py")
+    check = cli("check", "k.py:stable_softmax", "--dtypes", "float64", "--max-examples", "3", "--json", "c.jsonl",
+                cwd=empty, python=py)
+    assert check.returncode == 0 and (empty / "c.jsonl").is_file(), check.stdout[-2000:] + check.stderr[-2000:]
+    merge = cli("merge", "reports/out/results", "-o", "merged", cwd=empty, python=py)
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    report = cli("report", "merged", "-o", "m.html", cwd=empty, python=py)
+    assert report.returncode == 0 and "numpy.stable_softmax" in (empty / "m.html").read_text(), report.stderr
