@@ -96,7 +96,7 @@ class HarnessConfig:
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
         self.long_rows = opt("--long-rows")
         self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
-        self.env_dir = Path(opt("--results") or DEFAULT_RESULTS) / self.env_id
+        self.env_dir = Path(opt("--results") or DEFAULT_RESULTS).resolve() / self.env_id  # where pytest started
         self.run_dir = self.env_dir  # set per session in pytest_configure (runs/<run-id>)
         self.ledger = None  # the controller's run book, once conformance tests are collected
         xf = opt("--xfails-file")

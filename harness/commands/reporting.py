@@ -118,7 +118,7 @@ def merge_main(args) -> int:
             env = dict(rs.env) if rs.env else {"env_id": rs.env_id, "note": "the source folder had no env.json"}
             if env.get("env_id") != name:
                 env["merged_as"] = name
-            env["merged_from"] = [*env.get("merged_from", []), str(rs.dir)]
+            env["merged_from"] = [*env.get("merged_from", []), str(rs.dir.resolve())]  # not relative to a cwd
             (d / "env.json").write_text(json.dumps(env, indent=1), encoding="utf-8")
             (d / "impls.json").write_text(json.dumps(rs.impls, indent=1), encoding="utf-8")
             if rs.lines:

@@ -112,6 +112,8 @@ def test_report_and_merge_read_relative_paths(relative_run):
     m = cli("merge", "out/results", "-o", "merged", cwd=user)
     assert m.returncode == 0, m.stdout + m.stderr
     assert {row["impl"] for row in rows(user / "merged")} == {NAIVE, "risky.stable[shift=max]"}
+    sources = [s for f in (user / "merged").rglob("env.json") for s in json.loads(f.read_text())["merged_from"]]
+    assert sources and all(Path(s).is_absolute() and Path(s).is_dir() for s in sources), sources  # provenance
     rep = cli("report", "merged", "-o", "r.html", cwd=user)
     assert rep.returncode == 0, rep.stdout + rep.stderr
     assert NAIVE in (user / "r.html").read_text()
@@ -143,6 +145,28 @@ def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "1 passed" in r.stdout
     assert {row["impl"] for row in rows(tmp_path / "res" / "e")} == {"numpy.stable_softmax"}
+
+
+def test_plugin_results_stay_where_the_session_started(tmp_path):
+    """An implementation that changes the working directory mid-session (some
+    libraries do) does not move where results go: --results is read once,
+    against the folder pytest started in."""
+    (tmp_path / "away").mkdir()
+    (tmp_path / "wanders.py").write_text(
+        "import os\nimport numpy as np\nfrom harness.records import Impl\n\n"
+        "def _fn(c):\n"
+        f"    os.chdir({str(tmp_path / 'away')!r})\n"
+        "    e = np.exp(c.logits - c.logits.max(axis=c.axis, keepdims=True))\n"
+        "    return e / e.sum(axis=c.axis, keepdims=True)\n\n"
+        "def impls():\n"
+        "    return [Impl('user.wanders', fn=_fn, family='user', function='softmax', dtypes=('float64',))]\n")
+    env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "wanders.py:impls"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_contract", "-p",
+                        "no:cacheprovider", "-q", "-n", "0", "--impls", "user.wanders", "--results", "res",
+                        "--env-id", "e"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert not (tmp_path / "away" / "res").exists()
+    assert {row["impl"] for row in rows(tmp_path / "res" / "e")} == {"user.wanders"}
 
 
 def test_run_finds_the_suite_in_the_package():
