@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("numpy", "scipy", "mpmath", "gmpy2", "python-flint", "ml_dtypes", "hypothesis", "torch",
             "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib", "numba", "llvmlite",
@@ -34,7 +35,7 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_b
 def cpu_flags() -> list[str]:
     """The CPU_FLAGS this machine has (Linux /proc/cpuinfo; empty elsewhere)."""
     try:
-        text = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read()
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     have: set[str] = set()

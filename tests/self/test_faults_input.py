@@ -149,6 +149,7 @@ def test_a_closed_stdout_ends_the_run_quietly_and_keeps_the_results(tmp_path):
     first = p.stdout.readline()  # as `| head -1`
     p.stdout.close()
     stderr = p.stderr.read()
+    p.stderr.close()
     p.wait(timeout=300)
     assert first.startswith("checking "), first
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
