@@ -81,10 +81,10 @@ def _validate(args) -> None:
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
-    for d in split_csv(args.dtypes) or []:
+    for d in split_csv(args.dtypes, "--dtypes") or []:
         if d not in DTYPE_NAMES:
             raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
-    select(split_csv(args.impls), split_csv(args.functions))  # unknown globs/functions -> UsageError
+    select(split_csv(args.impls, "--impls"), split_csv(args.functions, "--functions"))  # unknown ones: UsageError
     if args.workers != "auto" and not (args.workers.isdigit()):
         raise UsageError(f"-n takes a number of workers or auto, not {args.workers!r}")
     if args.test_timeout is not None and args.test_timeout < 0:

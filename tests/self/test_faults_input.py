@@ -172,7 +172,7 @@ def test_an_empty_dtype_list_is_a_usage_error_in_run(tmp_path):
     # -n xyz is a later usage error: without the check, run stops there, not in a full job.
     r = cli("run", "--dtypes", ",", "-n", "xyz", "--no-variants", "--out", str(tmp_path / "out"))
     err = one_line_usage_error(r, "softmax-harness run: error: ")
-    assert "empty" in err and "-n" not in err, err
+    assert "--dtypes" in err and "empty" in err and "-n " not in err, err
 
 
 def test_an_empty_dtype_list_is_a_usage_error_in_the_plugin(tmp_path):
