@@ -98,8 +98,24 @@ def absolute_targets(value: str) -> str:
     return ",".join(out)
 
 
+OWN_PACKAGES = ("harness", "oracles", "reports")
+
+
+def pin_own_packages() -> None:
+    """Import our top-level packages before a user's folder can reach sys.path.
+
+    An editable install serves them through a finder that runs after the
+    sys.path scan, so a plain folder named ``oracles/`` or ``reports/`` (say
+    ``reports/out`` from an earlier run) in a user's folder on sys.path became
+    a namespace package that shadowed ours: correct targets "crashed" and the
+    report could not find its templates.  Once imported, they stay ours."""
+    for name in OWN_PACKAGES:
+        importlib.import_module(name)
+
+
 def _load_target(target: str):
     """``pkg.mod:name`` or ``path/to/file.py:name`` -> the object."""
+    pin_own_packages()  # the target may put its own folder on sys.path
     mod_part, sep, name = target.rpartition(":")
     if not sep or not mod_part or not name:
         raise UsageError(f"{target!r} is not pkg.mod:callable or path/to/file.py:callable")

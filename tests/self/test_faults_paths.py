@@ -253,3 +253,24 @@ def test_non_editable_install_works_from_an_empty_folder(tmp_path):
     assert merge.returncode == 0, merge.stdout + merge.stderr
     report = cli("report", "merged", "-o", "m.html", cwd=empty, python=py)
     assert report.returncode == 0 and "numpy.stable_softmax" in (empty / "m.html").read_text(), report.stderr
+
+
+def test_folders_named_like_our_packages_in_the_users_folder_shadow_nothing(tmp_path):
+    """An ``oracles/`` or ``reports/out`` folder where the user works (an earlier
+    run makes the latter) became a namespace package that shadowed ours under
+    an editable install: check crashed the correct target in its child and
+    could not find the report's templates; run's pytest could not import."""
+    user = tmp_path / "user"
+    (user / "oracles").mkdir(parents=True)
+    (user / "reports" / "out").mkdir(parents=True)
+    shutil.copy(FIXDIR / "user_kernels.py", user / "k.py")
+    script = str(Path(sys.executable).parent / "softmax-harness")  # as a user runs it: no cwd on sys.path
+    r = subprocess.run([script, "check", "k.py:stable_softmax", "--dtypes", "float32", "--max-examples", "2",
+                        "--report", "r.html"], cwd=user, env=ENV, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in r.stdout + r.stderr and "crash" not in r.stdout, r.stdout + r.stderr
+    assert (user / "r.html").is_file() and "verdict: CONFORMANT" in r.stdout, r.stdout
+    r = subprocess.run([script, "run", "--impls", "numpy.stable_softmax", "--functions", "softmax", "--dtypes",
+                        "float32", "--profile", "dev", "--no-variants", "-n", "1", "--out", "out"],
+                       cwd=user, env=ENV, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (user / "out" / "index.html").is_file() and rows(user / "out" / "results")
