@@ -1,5 +1,6 @@
 """Softmax conformance harness.  Importing it imports no framework."""
 
+from . import _own_packages  # noqa: F401  (first: binds oracles/reports to ours, see there)
 from .records import Case, Finding, Impl, Result
 
 # In a module not named "replay", so that importing it cannot rebind harness.replay.

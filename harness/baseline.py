@@ -248,6 +248,10 @@ def load(path: str | Path) -> Baseline:
         raise UsageError(f"xfails file {p} cannot be read ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"xfails file {p} is not valid TOML: {e}") from None
+    stray = sorted(set(data) - {"known", "recorded"})
+    if stray:  # [[xfail]] or [[knwon]] read as no entries at all, and every finding then failed as new
+        raise UsageError(f"xfails file {p}: unknown table(s) {', '.join(stray)}; entries go under [[known]], "
+                         f"the environment under [recorded]")
     known = data.get("known", [])
     if not isinstance(known, list) or not all(isinstance(raw, dict) for raw in known):
         raise UsageError(f"xfails file {p}: 'known' must be an array of tables, each entry under its own "

@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     from .registry import UsageError
 
+    # Our warnings (a baseline entry matching nothing, say) are messages to the user: one line each.
+    warnings.showwarning = lambda message, category, *a, **k: sys.stderr.write(
+        f"softmax-harness: warning: {message}\n")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

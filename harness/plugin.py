@@ -96,7 +96,14 @@ class HarnessConfig:
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
         self.long_rows = opt("--long-rows")
         self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
-        self.env_dir = Path(opt("--results") or DEFAULT_RESULTS).resolve() / self.env_id  # where pytest started
+        results = Path(opt("--results") or DEFAULT_RESULTS).resolve()  # where pytest started
+        if results.exists() and not results.is_dir():
+            raise UsageError(f"--results {opt('--results')} exists and is not a folder")
+        self.env_dir = results / self.env_id
+        if self.impl_globs:
+            from .registry import select
+
+            select(self.impl_globs, self.functions)  # a glob matching nothing: one line, not N collection errors
         self.run_dir = self.env_dir  # set per session in pytest_configure (runs/<run-id>)
         self.ledger = None  # the controller's run book, once conformance tests are collected
         xf = opt("--xfails-file")

@@ -102,13 +102,8 @@ OWN_PACKAGES = ("harness", "oracles", "reports")
 
 
 def pin_own_packages() -> None:
-    """Import our top-level packages before a user's folder can reach sys.path.
-
-    An editable install serves them through a finder that runs after the
-    sys.path scan, so a plain folder named ``oracles/`` or ``reports/`` (say
-    ``reports/out`` from an earlier run) in a user's folder on sys.path became
-    a namespace package that shadowed ours: correct targets "crashed" and the
-    report could not find its templates.  Once imported, they stay ours."""
+    """Import our top-level packages before a user's folder can reach sys.path
+    (harness/_own_packages.py says why); once imported, they stay ours."""
     for name in OWN_PACKAGES:
         importlib.import_module(name)
 

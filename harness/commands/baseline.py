@@ -85,7 +85,10 @@ def main(args) -> int:
     entries = B.from_results(results, old)
     text = B.dump(entries, recorded(args.dirs, args.all_runs))
     if args.update:
-        Path(args.file).write_text(text, encoding="utf-8")
+        try:
+            Path(args.file).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write --file {args.file}: {e.strerror or e}") from None
         print(f"wrote {len(entries)} entries to {args.file}")
     else:
         print(text)

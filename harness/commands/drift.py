@@ -63,7 +63,10 @@ def main(args) -> int:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write -o {args.out}: {e.strerror or e}") from None
         print(f"written to {args.out}")
     return 0

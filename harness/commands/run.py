@@ -89,8 +89,10 @@ def _validate(args) -> None:
         raise UsageError(f"-n takes a number of workers or auto, not {args.workers!r}")
     if args.test_timeout is not None and args.test_timeout < 0:
         raise UsageError(f"--test-timeout must be >= 0, not {args.test_timeout:g}")
-    if args.xfails_file and not Path(args.xfails_file).is_file():
-        raise UsageError(f"xfails file {args.xfails_file} does not exist")
+    if args.xfails_file:
+        from ..baseline import load
+
+        load(args.xfails_file)  # every fault in it is a one-line usage error now, not after a run
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} exists and is not a folder")
 

@@ -286,3 +286,64 @@ def test_the_timeout_clock_starts_at_the_first_call_not_at_a_slow_start(tmp_path
             "--timeout", "2", "--json", str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "timeout" not in {row["verdict"] for row in rows(out)}
+
+
+# A new user's trial: more bad input --------------------------------------
+
+
+def test_output_paths_that_are_folders_are_usage_errors(tmp_path):
+    (tmp_path / "res" / "main").mkdir(parents=True)
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    r = cli("baseline", str(tmp_path / "res"), "--update", "--file", str(folder))
+    assert "--file" in one_line_usage_error(r, "softmax-harness baseline: error: ")
+    assert cli("check", f"{FIX}:stable_softmax", "--dtypes", "float32", "--max-examples", "1",
+               "--json", str(tmp_path / "c.jsonl")).returncode == 0
+    r = cli("baseline", str(tmp_path / "c.jsonl"))  # a file, not a results folder
+    one_line_usage_error(r, "softmax-harness baseline: error: ")
+
+
+def test_a_misnamed_baseline_table_is_a_usage_error_before_run_starts(tmp_path):
+    bad = tmp_path / "b.toml"
+    for table in ("[[xfail]]", "[[knwon]]"):
+        bad.write_text(f'{table}\nimpl = "numpy.*"\n')
+        r = cli("run", "--xfails-file", str(bad), "--out", str(tmp_path / "out"))
+        err = one_line_usage_error(r, "softmax-harness run: error: ")
+        assert table.strip("[]") in err and "[[known]]" in err, err
+        assert not (tmp_path / "out").exists()  # nothing started
+    bad.write_text("[[known]\n")
+    assert "not valid TOML" in one_line_usage_error(cli("run", "--xfails-file", str(bad)),
+                                                     "softmax-harness run: error: ")
+
+
+@pytest.mark.parametrize(("args", "needle"), [(["--impls", "nosuch*"], "no implementation matches 'nosuch*'"),
+                                              (["--results", "afile"], "--results afile exists and is not a folder")])
+def test_plugin_selection_and_results_errors_are_one_line(tmp_path, args, needle):
+    (tmp_path / "afile").write_text("")
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite", "-q", "-p", "no:cacheprovider",
+                        *args], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 4 and needle in r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "Traceback" not in r.stdout + r.stderr and "INTERNALERROR" not in r.stdout + r.stderr
+
+
+def test_pytest_from_a_folder_holding_an_oracles_folder_runs(tmp_path):
+    # `python -m pytest` puts the folder on sys.path; an oracles/ there shadowed ours (INTERNALERROR).
+    (tmp_path / "oracles").mkdir()
+    (tmp_path / "reports" / "out").mkdir(parents=True)
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite", "-q", "-p", "no:cacheprovider",
+                        "--impls", "numpy.stable_softmax", "--dtypes", "float32", "--functions", "softmax",
+                        "--results", "res", "-n", "0"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and "INTERNALERROR" not in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+def test_cli_warnings_are_one_line(tmp_path):
+    b = tmp_path / "b.toml"
+    b.write_text('[[known]]\nimpl = "nosuch.impl"\nreason = "typo"\n')
+    (tmp_path / "res" / "main").mkdir(parents=True)
+    env = {k: v for k, v in ENV.items() if k != "PYTHONWARNINGS"}
+    r = subprocess.run([sys.executable, "-m", "harness.cli", "baseline", str(tmp_path / "res"), "--file", str(b)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in r.stderr.splitlines() if "nosuch.impl" in ln]
+    assert len(lines) == 1 and lines[0].startswith("softmax-harness: warning: "), r.stderr
+    assert "warnings.warn" not in r.stderr and "BaselineWarning" not in r.stderr, r.stderr
