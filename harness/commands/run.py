@@ -28,6 +28,11 @@ VARIANTS = [
     ("keras-numpy", {"KERAS_BACKEND": "numpy"}, "keras.*", "keras"),
     ("jax-x64", {"JAX_ENABLE_X64": "1"}, "jax.*", "jax"),
 ]
+# xdist's "load", not "loadgroup": under loadgroup every test of one function and dtype is one work
+# unit, and after worker crashes its scheduler re-queued units that no live worker was given, so the
+# session waited forever (a segfaulting, a hanging and a memory-hungry implementation beside 20
+# healthy ones hung at 97%; the crash-storm self-test hangs the same way).
+DIST = "load"
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
@@ -125,7 +130,7 @@ def main(args) -> int:
             continue
         # -P: the user's folder is not put on sys.path, so an oracles/ or reports/ there shadows nothing.
         cmd = [sys.executable, "-P", "-m", "pytest", *suite_args(suite), "-q", "--no-header",
-               "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", "loadgroup",
+               "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", DIST,
                "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
         for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),

@@ -52,7 +52,10 @@ def _runs(res: Path, env: str = "t") -> list[Path]:
 
 def test_crash_storm_every_healthy_result_stands_and_crashers_are_quarantined(tmp_path):
     res = tmp_path / "res"
-    cmd = _pytest_cmd(res, "-n", "2", "--test-timeout", "3", "--impls", "storm.*")
+    from harness.commands.run import DIST
+
+    # run's distribution mode: loadgroup's scheduler never finished this session
+    cmd = _pytest_cmd(res, "-n", "2", "--dist", DIST, "--test-timeout", "3", "--impls", "storm.*")
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_env(SOFTMAX_HARNESS_IMPLS=STORM),
                        timeout=300)
     out = r.stdout[-4000:] + r.stderr[-2000:]
