@@ -98,19 +98,8 @@ def absolute_targets(value: str) -> str:
     return ",".join(out)
 
 
-OWN_PACKAGES = ("harness", "oracles", "reports")
-
-
-def pin_own_packages() -> None:
-    """Import our top-level packages before a user's folder can reach sys.path
-    (harness/_own_packages.py says why); once imported, they stay ours."""
-    for name in OWN_PACKAGES:
-        importlib.import_module(name)
-
-
 def _load_target(target: str):
     """``pkg.mod:name`` or ``path/to/file.py:name`` -> the object."""
-    pin_own_packages()  # the target may put its own folder on sys.path
     mod_part, sep, name = target.rpartition(":")
     if not sep or not mod_part or not name:
         raise UsageError(f"{target!r} is not pkg.mod:callable or path/to/file.py:callable")

@@ -92,9 +92,7 @@ def canonical_target(target: str) -> str:
 
 def load_target(target: str):
     """The callable named by TARGET, or a UsageError saying what is wrong."""
-    from ..registry import UsageError, pin_own_packages
-
-    pin_own_packages()  # before the target's folder goes on sys.path
+    from ..registry import UsageError
 
     mod_part, sep, attr = target.rpartition(":")
     if not sep or not mod_part or not attr:
@@ -221,11 +219,7 @@ def _check(args) -> int:
         raise UsageError("--timeout must be positive")
     seed = choose_seed(args.seed, args.profile)
     check_paths(args.json, args.report)
-    path = list(sys.path)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
-    # The spawned child starts from the parent's sys.path and imports the harness before it loads the
-    # target itself: the target's folder must not be on it then (an oracles/ there would shadow ours).
-    sys.path[:] = path
     target = canonical_target(args.target)
     out = open_json(args.json) if args.json else None
     results: list[dict] = []

