@@ -20,14 +20,6 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def _env_of(folder: Path) -> dict | None:
-    try:
-        env = json.loads((folder / "env.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return env if isinstance(env, dict) else None
-
-
 def _runs(dirs: list[str], all_runs: bool) -> list[Path]:
     """The run folders under ``dirs``: the newest complete run of each env,
     or every run (harness/results_store.py)."""
@@ -45,11 +37,13 @@ def _runs(dirs: list[str], all_runs: bool) -> list[Path]:
 def read_results(dirs: list[str], all_runs: bool = False) -> list[dict]:
     """Every result of the selected runs under ``dirs``, each with ``_fp``:
     the versions and CPU flags of the run's env.json (where there is one)."""
+    from ..results_store import read_record
+
     out = []
     for run in _runs(dirs, all_runs):
+        env = read_record(run)  # once per run: every worker's file beside it shares it
+        fp = {"versions": env.get("versions") or {}, "cpu": env.get("cpu")} if env else None
         for f in sorted(run.glob("*.jsonl")):
-            env = _env_of(f.parent)
-            fp = {"versions": env.get("versions") or {}, "cpu": env.get("cpu")} if env else None
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
                 try:
                     r = json.loads(line)
@@ -66,7 +60,9 @@ def recorded(dirs: list[str], all_runs: bool = False) -> dict:
     version and the CPU flags where every folder agrees; a package whose
     folders disagree is left out (unrecorded, so findings in it are
     environment-dependent)."""
-    envs = [e for run in _runs(dirs, all_runs) if (e := _env_of(run))]
+    from ..results_store import read_record
+
+    envs = [e for run in _runs(dirs, all_runs) if (e := read_record(run))]
     versions: dict[str, str] = {}
     for pkg in sorted({k for e in envs for k in (e.get("versions") or {})}):
         seen = {(e.get("versions") or {}).get(pkg) for e in envs}
