@@ -23,7 +23,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from . import policy
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
-from .seeding import DEFAULT_SEED, database_path
+from .seeding import choose_seed, database_path
 from .strategies import cases
 from .strategies.constant_pool import fixed_constant_pool
 from .strategies.hypothesis_helpers import regimes_for
@@ -139,8 +139,8 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     so that no search depends on chance unless a caller draws the seed.
     ``database``: replay and save failing examples (for random seeds)."""
     fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
-    if seed is None and not PROFILES.get(profile, {}).get("derandomize"):
-        seed = DEFAULT_SEED
+    if seed is None:
+        seed = choose_seed(None, profile).value  # the one rule: fixed default, or derandomized
     fn = PROPERTIES[prop][0]
     tracker = Tracker()
     t0 = time.perf_counter()
