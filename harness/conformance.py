@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from . import policy
+from .capability import dtype_refusal
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
 from .seeding import choose_seed, database_path
@@ -167,6 +168,12 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
             failure, blob = e, _blob(e)
             break
     dur = time.perf_counter() - t0
+    if failure is not None and failure.finding.verdict == "error":
+        refused = dtype_refusal(impl, dtype, failure.finding.message)
+        if refused:  # the whole dtype is refused with one clear exception: unsupported, not a defect
+            return Result(impl.id, impl.family, impl.function, prop, dtype, "-", "unsupported",
+                          message=f"unsupported ({refused})", device=impl.device, env=env or {}, duration=dur,
+                          stats={"examples": tracker.examples, "refused": refused})
     return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
 
 
@@ -201,17 +208,26 @@ def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config
     return inner
 
 
-def special_values(impl: Impl, dtype: str, env: dict | None = None, profile: str | None = None) -> list[Result]:
-    """One Result per fixed special-value input class (no Hypothesis)."""
+def special_values(impl: Impl, dtype: str, env: dict | None = None, conventions: str | None = None) -> list[Result]:
+    """One Result per fixed special-value input class (no Hypothesis);
+    ``conventions``: "any" (default) or the one convention to gate on."""
     from .special_values import check_class, classes_for
 
-    out = []
+    judged = []
     for name, values in classes_for(impl).items():
         t0 = time.perf_counter()
-        f, case = check_class(impl, dtype, name, values, profile)
+        f, case = check_class(impl, dtype, name, values, conventions)
+        judged.append((f, case, time.perf_counter() - t0))
+    errors = [f.stats["error"] for f, _, _ in judged if f.verdict == "error"]
+    refused = dtype_refusal(impl, dtype, errors[0]) if errors else None
+    out = []
+    for f, case, dt in judged:
+        if refused and f.stats.get("error") == errors[0]:  # the dtype raises this on every call: unsupported
+            f.verdict, f.message = "unsupported", f"unsupported ({refused})"
+            f.stats["convention"] = "unsupported"
         out.append(Result(impl.id, impl.family, impl.function, "special_values", dtype, case.regime, f.verdict,
                           message=f.message, case_id=case.id, case=case.to_json(), device=impl.device,
-                          env=env or {}, duration=time.perf_counter() - t0, stats=f.stats,
+                          env=env or {}, duration=dt, stats=f.stats,
                           reproducer=reproducer(impl, case, "special_values")
                           if not policy.passes(f.verdict) else ""))
     return out

@@ -53,8 +53,9 @@ def pytest_addoption(parser):
     g.addoption("--profile", default=None, help="Hypothesis profile: dev, ci, thorough (env SOFTMAX_HARNESS_PROFILE)")
     g.addoption("--results", default=None, help=f"results folder (default {DEFAULT_RESULTS})")
     g.addoption("--env-id", default=None, help="environment label (default: tox env name or hostname)")
-    g.addoption("--special-profile", default="claimed",
-                help="special-value convention to gate on: claimed (each impl's own, default), ieee, limit, masked")
+    g.addoption("--conventions", default="any",
+                help="special-value convention to gate on: any (default: every recognised convention, followed "
+                     "consistently, passes), ieee, limit or masked")
     g.addoption("--xfails-file", default=None, help="baseline of known findings (TOML)")
     g.addoption("--gate", default="bounded", help="'bounded' fails on out-of-bound and worse; 'good' also on bounded")
     g.addoption("--long-rows", action="store_true", help="include rows up to 2**17 elements")
@@ -67,11 +68,12 @@ def pytest_addoption(parser):
 
 class HarnessConfig:
     def __init__(self, config):
-        from oracles import DTYPE_NAMES, PROFILES
+        from oracles import DTYPE_NAMES
 
         from .conformance import PROFILE_ENV
         from .conformance import PROFILES as HYP
         from .registry import UsageError, split_csv
+        from .special_values import GATES as CONVENTION_GATES
 
         opt = config.getoption
         self.impl_globs = split_csv(opt("--impls"), "--impls")
@@ -88,9 +90,10 @@ class HarnessConfig:
         self.profile = opt("--profile") or os.environ.get(PROFILE_ENV, "dev")
         if self.profile not in HYP:
             raise UsageError(f"unknown profile {self.profile!r}; expected one of {', '.join(HYP)}")
-        self.special_profile = opt("--special-profile")
-        if self.special_profile not in PROFILES + ("claimed",):
-            raise UsageError(f"unknown special profile {self.special_profile!r}; expected one of {', '.join(PROFILES)}")
+        self.conventions = opt("--conventions")
+        if self.conventions not in CONVENTION_GATES:
+            raise UsageError(f"unknown --conventions {self.conventions!r}; "
+                             f"expected one of {', '.join(CONVENTION_GATES)}")
         self.gate = opt("--gate")
         if self.gate not in ("bounded", "good"):
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
@@ -301,8 +304,7 @@ class Conformance:
         if prop == "special_values":
             from .conformance import special_values
 
-            sp = None if self.h.special_profile == "claimed" else self.h.special_profile
-            results = special_values(impl, dtype, self.env(impl), sp)
+            results = special_values(impl, dtype, self.env(impl), self.h.conventions)
             for r in results[:-1]:
                 self._write_or_known(r)
             return self.gate(results[-1], others=results[:-1])

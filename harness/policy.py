@@ -49,6 +49,12 @@ cross-entropy  index label: -lsm_label (log_softmax's bound);  soft targets:
 
 Every budget gets ABS_ULPS smallest subnormals on top: an operation whose
 result is subnormal has an absolute, not relative, rounding error.
+Flush to zero (FTZ): returning 0 where the exact result is subnormal loses at
+most the dtype's smallest normal number in absolute terms: 1.2e-38 in
+bfloat16 and float32, 2.2e-308 in float64, below anything a probability can
+mean.  That passes as the named verdict "ftz".  In float16 the smallest normal
+is 6.1e-5, a probability a sampler can draw: there FTZ is out-of-bound.
+
 Grades, per element, then the worst over the output:
     exact <= 0.5 ulp; faithful <= 1 ulp; good <= the log2(n) bound;
     bounded <= SAFETY * the recursive-summation bound; else out-of-bound.
@@ -75,6 +81,7 @@ VERDICTS = (
     "faithful",
     "good",
     "bounded",
+    "ftz",
     "known",
     "unsupported",
     "unavailable",
@@ -88,12 +95,38 @@ VERDICTS = (
     "crash",
     "timeout",
 )
-PASSING = frozenset({"exact", "faithful", "good", "bounded", "known", "unsupported", "unavailable"})
+PASSING = frozenset({"exact", "faithful", "good", "bounded", "ftz", "known", "unsupported", "unavailable"})
 GATES = {
     "bounded": PASSING,
-    "good": PASSING - {"bounded"},
+    "good": PASSING - {"bounded", "ftz"},
 }
+# "Not judged": the verdict of the whole check is INCOMPLETE, not NON-CONFORMANT.
+NOT_JUDGED = frozenset({"timeout"})
+# The headline names the most actionable failure: numerical defects first,
+# then the ones that stop a caller (crash, wrong shape), then the rest.
+HEADLINE = ("wrong-special", "out-of-bound", "crash", "nondeterministic", "wrong-shape", "wrong-dtype",
+            "mutated-input", "error", "timeout")
 _RANK = {v: i for i, v in enumerate(VERDICTS)}
+
+
+FTZ_PASSES_BELOW = 1e-30  # smallest normal under which a flush is "ftz" (bf16/f32/f64), not a defect (f16)
+
+
+def flushed(got: np.ndarray, exact_rounded: np.ndarray, fmt: Format, where: np.ndarray) -> bool:
+    """Every element in ``where`` is a 0 whose exact value is subnormal."""
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(exact_rounded, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        sub = (g == 0) & (e != 0) & (np.abs(e) < fmt.min_normal)
+    return bool(where.any() and sub[where].all())
+
+
+def flush_verdict(fmt: Format) -> str:
+    return "ftz" if fmt.min_normal < FTZ_PASSES_BELOW else "out-of-bound"
+
+
+def flush_message(fmt: Format) -> str:
+    return (f"subnormal results flushed to zero (FTZ): up to {fmt.min_normal:.2g} lost"
+            + ("" if fmt.min_normal < FTZ_PASSES_BELOW else f", a real probability in {fmt.name}"))
 
 
 def worst(verdicts) -> str:

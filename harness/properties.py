@@ -48,7 +48,7 @@ class Checked:
 
 def _run(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
     oc = invoke(impl, case)
-    c = _contract(impl, case, oc)
+    c = _contract(impl, case, oc, mutation=False)
     if c.verdict != "exact":
         return c, None
     ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
@@ -114,8 +114,8 @@ def _diff_ulp(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
 def accuracy(impl: Impl, case: Case) -> Finding:
     """Per-element ulp error against the correctly rounded oracle."""
     oc = invoke(impl, case)
-    c = _contract(impl, case, oc)
-    if c.verdict in ("error", "mutated-input", "wrong-shape"):
+    c = _contract(impl, case, oc, mutation=False)  # judged on its private copy; contract reports mutation
+    if c.verdict in ("error", "wrong-shape"):
         return Finding("accuracy", c.verdict, message=c.message)
     f = _accuracy(impl, case, oc.output)
     if c.verdict == "wrong-dtype":
@@ -180,6 +180,9 @@ def stability(impl: Impl, case: Case) -> Finding:
         return Finding("stability", "wrong-special", None, [k], f"got {out.reshape(-1)[k]!r} where the exact result "
                        f"is finite ({exp_r.reshape(-1)[k]!r}): overflow or 0/0")
     flushed = (out == 0) & (exp_r != 0) & (ch.meas.err > ch.budget.bounded)
+    fmt = format_of(ch.exact.rounded.dtype)
+    if flushed.any() and policy.flushed(out, exp_r, fmt, flushed) and policy.flush_verdict(fmt) == "ftz":
+        return Finding("stability", "ftz", message=policy.flush_message(fmt))
     if flushed.any():
         k = int(np.argmax(flushed))
         return Finding("stability", "out-of-bound", float(ch.meas.err.reshape(-1)[k]), [k],

@@ -137,6 +137,7 @@ class Impl:
     risky: bool = False  # run in a child process (user code, compiled extensions)
     probe: Callable[[], str | None] | None = None  # extra availability check -> reason
     profile: str = "ieee"  # special-value convention it claims
+    raises_on: tuple[str, ...] = ()  # special-value classes where it declares raising (harness.special_values)
     supports: Callable[[Case], str | None] | None = None  # extra capability check -> reason
     partner: str | None = None  # sigmoid: id of the same framework's softmax (sigmoid_equivalence)
 

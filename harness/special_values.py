@@ -1,6 +1,23 @@
-"""Special-value behaviour: fixed input classes, what came back, and the
-verdict under each profile (ieee, limit, masked).  The gate uses the
-profile the implementation claims (default ieee) unless overridden."""
+"""Special-value behaviour: fixed input classes, what came back, and which
+known *convention* it follows.
+
+No standard settles softmax of a +inf logit, of two +inf, of all -inf or of
+an empty axis, so an implementation is judged on following a recognised
+convention, consistently, not on following ours:
+
+``ieee``    NaN slice (inf - inf, 0/0)            (oracles.special)
+``limit``   the mathematical limits
+``masked``  exact zeros
+``raises``  a Python exception with a message: a convention for the empty
+            axis (numpy's and scipy's own reductions raise there); elsewhere a
+            raise is ``error`` unless the implementation declares the class in
+            ``Impl.raises_on``.
+
+A class fails when the output follows no convention (a swallowed NaN, a
+partial NaN, a finite answer that is not the limit), or follows different
+ones in a single row and in a batch.  ``--conventions X`` gates on X alone.
+A NaN logit gives NaN under every convention, so swallowing it always fails.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +27,9 @@ import numpy as np
 
 from oracles import PROFILES, format_of
 
-from .evaluate import expected, invoke
+from . import policy
+from .evaluate import accuracy, invoke
 from .records import Case, Finding, Impl
-from .ulp import measure
 
 NAN, INF = math.nan, math.inf
 ROW_CLASSES = {
@@ -26,17 +43,31 @@ ROW_CLASSES = {
     "empty": [],
 }
 SIGMOID_CLASSES = {"nan": [NAN], "+inf": [INF], "-inf": [-INF], "-0": [-0.0], "max": [1e300], "-max": [-1e300]}
+CONVENTIONS = PROFILES + ("raises",)
+GATES = ("any",) + PROFILES
+RAISES_ALWAYS = ("empty",)  # classes where raising is a convention without a declaration
+# What each convention returns, for the one-line summary `check` prints.
+SAYS = {"ieee": "NaN", "limit": "limit", "masked": "zeros"}
 
 
-def _case(impl: Impl, values: list[float], dtype: str, name: str) -> Case:
+def _values(values: list[float], dtype: str) -> np.ndarray:
+    """``values`` in ``dtype``: finite ones clipped to its range, infinities kept."""
     fmt = format_of(dtype)
-    x = np.clip(np.array(values, dtype=np.float64), -fmt.max_finite, fmt.max_finite)
-    x = np.where(np.isinf(np.array(values, dtype=np.float64)), values, x).astype(fmt.dtype) if values else \
-        np.zeros(0, fmt.dtype)
-    if impl.ranks is not None and 1 not in impl.ranks or impl.function.startswith("sparse_") \
-            or impl.function == "softmax_jacobian":
-        x = x.reshape(1, -1)
-    case = Case(x, -1, f"special:{name}")
+    v = np.array(values, dtype=np.float64)
+    return np.where(np.isinf(v), v, np.clip(v, -fmt.max_finite, fmt.max_finite)).astype(fmt.dtype)
+
+
+def _case(impl: Impl, values: list[float], dtype: str, name: str, batched: bool = False) -> Case:
+    """The class as one row, or (``batched``) as the first row of two, the
+    second an ordinary row: a convention must not depend on the batch."""
+    x = _values(values, dtype).reshape(1, -1)
+    if batched:
+        other = np.linspace(-1.0, 1.0, len(values)) if values else np.zeros(0)
+        x = np.concatenate([x, _values(list(other), dtype).reshape(1, -1)])
+    elif not (impl.ranks is not None and 1 not in impl.ranks or impl.function.startswith("sparse_")
+              or impl.function == "softmax_jacobian"):
+        x = x.reshape(-1)
+    case = Case(x, -1, f"special:{name}" + ("+batch" if batched else ""))
     n = x.shape[-1]
     if impl.function == "cross_entropy":
         case.labels = np.zeros(x.shape[:-1], np.int64) + min(1, max(n - 1, 0))
@@ -65,31 +96,110 @@ def classes_for(impl: Impl) -> dict[str, list[float]]:
     return cls
 
 
-def check_class(impl: Impl, dtype: str, name: str, values: list[float], profile: str | None = None
+def _followed(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
+    """Verdict of ``output`` under each convention's oracle (FTZ counts as
+    following it where it passes: it is a named behaviour, not a convention)."""
+    return {p: accuracy(impl, case, output, p).verdict for p in PROFILES}
+
+
+def _observe(impl: Impl, case: Case, name: str) -> dict:
+    """One layout: what came back and which conventions it follows."""
+    oc = invoke(impl, case)
+    if oc.output is None:
+        raises = name in RAISES_ALWAYS or name in impl.raises_on
+        return {"returned": _short(None, oc.error), "error": oc.error,
+                "matched": ["raises"] if raises else [], "profiles": {p: "error" for p in PROFILES}}
+    verdicts = _followed(impl, case, np.asarray(oc.output))
+    matched = [p for p in PROFILES if policy.passes(verdicts[p])]
+    return {"returned": _short(oc.output, None), "error": None, "matched": matched, "profiles": verdicts}
+
+
+def name_convention(matched: list[str], error: str | None, prefer: str = "ieee") -> str:
+    """The one name to show: the claimed convention where it is among those
+    followed, else the first in CONVENTIONS order; "none" if none is."""
+    if "raises" in matched:
+        return "raises " + (error or "").split(":")[0]
+    if not matched:
+        return "none"
+    return prefer if prefer in matched else matched[0]
+
+
+def check_class(impl: Impl, dtype: str, name: str, values: list[float], gate: str | None = None
                 ) -> tuple[Finding, Case]:
+    """Judge one class in ``dtype``: as one row, and as a row of a batch where
+    the implementation takes 2-D input.  ``gate``: "any" (default) or one
+    convention that every class must follow."""
+    gate = gate or "any"
     case = _case(impl, values, dtype, name)
     reason = impl.unsupported(case)
     if reason:
         return Finding("special_values", "unsupported", message=reason,
-                       stats={"input_class": name, "returned": "unsupported", "profiles": {}}), case
-    oc = invoke(impl, case)
-    verdicts = {}
-    for prof in PROFILES:
-        if oc.output is None:
-            verdicts[prof] = "error"
-            continue
-        ex = expected(case, impl.function, impl.judge_dtype(case), prof)
-        got = np.asarray(oc.output)
-        if got.shape != ex.rounded.shape:
-            verdicts[prof] = "wrong-shape"
-            continue
-        m = measure(got, ex, format_of(ex.rounded.dtype))
-        verdicts[prof] = "wrong-special" if m.special.any() else ("exact" if (m.err <= 1).all() else "out-of-bound")
-    claim = profile or impl.profile
-    verdict = verdicts.get(claim, "error")
-    returned = _short(oc.output, oc.error)
-    msg = f"{name} {list(values)} -> {returned} (profile {claim}: {verdict})"
-    if oc.error and verdict == "error":
-        msg += f": {oc.error}"
-    return Finding("special_values", verdict, message=msg,
-                   stats={"input_class": name, "returned": returned, "profiles": verdicts}), case
+                       stats={"input_class": name, "returned": "unsupported", "profiles": {},
+                              "convention": "unsupported", "matched": []}), case
+    seen = [_observe(impl, case, name)]
+    batch = _case(impl, values, dtype, name, batched=True)
+    if impl.function != "sigmoid" and impl.unsupported(batch) is None:
+        seen.append(_observe(impl, batch, name))
+    common = [c for c in CONVENTIONS if all(c in s["matched"] for s in seen)]
+    first = seen[0]
+    conv = name_convention(common, first["error"], impl.profile)
+    shown = f"{name} {list(values)} -> {first['returned']}"
+    if not all(s["matched"] for s in seen):
+        bad = next(s for s in seen if not s["matched"])
+        layout = "as one row" if bad is first else "in a batch"
+        if bad["error"]:
+            verdict, why = "error", f"raised {bad['error']} {layout}"
+        else:
+            verdict = "wrong-special"
+            why = f"follows no convention {layout} (ieee: {bad['profiles']['ieee']}, limit: " \
+                  f"{bad['profiles']['limit']}, masked: {bad['profiles']['masked']})"
+    elif not common:
+        verdict = "wrong-special"
+        why = "mixed conventions: " + " as one row, ".join(
+            "/".join(s["matched"]) for s in seen) + " in a batch"
+    elif gate != "any" and gate not in common:
+        verdict, why = "wrong-special", f"follows {'/'.join(common)}, not {gate} (--conventions {gate})"
+    else:
+        verdict, why = "exact", conv
+    msg = f"{shown} ({why})"
+    stats = {"input_class": name, "returned": first["returned"], "profiles": first["profiles"],
+             "convention": conv if verdict == "exact" else "none", "matched": common}
+    if any(s["error"] for s in seen):
+        stats["error"] = next(s["error"] for s in seen if s["error"])
+    return Finding("special_values", verdict, message=msg, stats=stats), case
+
+
+def summary(results: list[dict]) -> str:
+    """One line over special-value results of several dtypes: which
+    convention each class follows, e.g. ``+inf -> NaN (ieee); empty ->
+    raises ValueError``; dtypes are named where they differ."""
+    by_cls: dict[str, dict[str, list[str]]] = {}
+    for r in results:
+        st = r.get("stats") or {}
+        cls, conv = st.get("input_class"), st.get("convention")
+        if not cls or not conv or conv == "unsupported" or set(PROFILES) <= set(st.get("matched") or []):
+            continue  # every convention agrees here (a NaN logit, a single one): nothing to name
+        by_cls.setdefault(cls, {}).setdefault(conv, []).append(r.get("dtype", "?"))
+    parts = []
+    for cls, convs in by_cls.items():
+        said = [f"{SAYS.get(c, '')} ({c})".strip() if c in SAYS else c for c in convs]
+        if len(convs) == 1:
+            parts.append(f"{cls} -> {said[0]}")
+        else:
+            parts.append(f"{cls} -> " + ", ".join(f"{s} in {','.join(ds)}" for s, ds in zip(said, convs.values())))
+    return "; ".join(parts)
+
+
+def mixed_dtypes(results: list[dict]) -> list[str]:
+    """Classes whose followed conventions share none across dtypes: one
+    implementation, two conventions for the same input."""
+    by_cls: dict[str, list[tuple[str, set]]] = {}
+    for r in results:
+        st = r.get("stats") or {}
+        if st.get("input_class") and st.get("convention") not in (None, "unsupported", "none"):
+            by_cls.setdefault(st["input_class"], []).append((r.get("dtype", "?"), set(st.get("matched") or [])))
+    out = []
+    for cls, seen in by_cls.items():
+        if len(seen) > 1 and not set.intersection(*(m for _, m in seen)):
+            out.append(f"{cls}: " + ", ".join(f"{'/'.join(sorted(m))} in {d}" for d, m in seen))
+    return out

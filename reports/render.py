@@ -54,6 +54,7 @@ VERDICT_COLOURS = {
     "faithful": ("#4c9f38", "#fff"),
     "good": ("#a6d96a", "#111"),
     "bounded": ("#e6f098", "#111"),
+    "ftz": ("#d9ef8b", "#111"),
     "known": ("#c9c3e6", "#111"),
     "unsupported": ("#eeeeee", "#555"),
     "unavailable": ("#d5d5d5", "#333"),
@@ -600,8 +601,14 @@ def _special(rows: list[Row]) -> list[dict]:
                 vs = [v for v in vs if v]
                 prof[p] = worst(vs) if vs else None
             returned = [{"text": t, "dtypes": ds if len(rets) > 1 else []} for t, ds in rets.items()]
+            convs: dict[str, list] = defaultdict(list)  # convention followed -> dtypes
+            for r in rs_:
+                c = (r.get("stats") or {}).get("convention")
+                if c:
+                    convs[str(c)].append(DTYPE_SHORT.get(r["dtype"], r["dtype"]))
+            convention = "; ".join(c if len(convs) == 1 else f"{c} ({','.join(ds)})" for c, ds in convs.items())
             fnd["cells"][(cls, row.key)] = {"v": cell_verdict(r["_eff"] for r in rs_), "returned": returned,
-                                            "profiles": prof,
+                                            "profiles": prof, "convention": convention,
                                             "message": "\n".join(sorted({r.get("message", "") for r in rs_}))[:600]}
     out = []
     for fn in sorted(by_fn, key=lambda f: (FUNCTIONS.index(f) if f in FUNCTIONS else 99, f)):

@@ -12,8 +12,8 @@ Output options are checked before anything runs.  Every Result is written to
 ``--json`` (locked against a second writer) and flushed as it arrives, so an
 interrupted run keeps what it computed; SIGTERM and ^C end the child with
 the run, and a closed stdout (``| head``) ends the run quietly.  Exit status:
-0 conformant, 1 not, 2 usage error; 130 (^C), 141 (stdout closed), 143
-(SIGTERM).
+0 conformant, 1 not, 2 usage error, 3 incomplete (a timeout: not judged);
+130 (^C), 141 (stdout closed), 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ CONVENTIONS = {
     "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
 }
 DEFAULT_TIMEOUT = 60.0
+EXIT_INCOMPLETE = 3  # nothing judged failed, but a timeout left something unjudged
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "check", help="check your own implementation: verdict per property x dtype, worst input, reproducer",
         description="Run the property suite on your function, in a child process. Exit 0 conformant, "
-                    "1 non-conformant (out-of-bound or worse, crash, timeout), 2 usage error; ended early "
+                    "1 non-conformant (out-of-bound or worse, crash), 2 usage error, 3 incomplete (a timeout left "
+                    "something unjudged and nothing judged failed); ended early "
                     "(the child with it, --json keeping what was computed): 130 ^C, 141 stdout closed "
                     "(| head), 143 SIGTERM.")
     p.add_argument("target", help="pkg.module:function or path/to/file.py:function")
@@ -65,6 +67,10 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one call of TARGET (with its checking) may go without finishing before it "
                         f"counts as hung: verdict timeout (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--conventions", default="any", metavar="NAME",
+                   help="special-value convention to gate on: any (default: NaN slice (ieee), limits (limit), "
+                        "zeros (masked) or, for the empty axis, a clear exception all pass if followed "
+                        "consistently), ieee, limit or masked")
     p.add_argument("--json", metavar="FILE", help="write the Results as JSON Lines, one flushed line per result; "
                                                   "FILE is locked for the run, and a FILE another check is "
                                                   "writing is refused (usage error)")
@@ -170,14 +176,16 @@ def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
 
 
 def _rank(r: dict) -> tuple:
+    """Headline order: numerical defects (out-of-bound, wrong-special) first,
+    then the rest in policy.HEADLINE order; within a kind, a failure on
+    searched input before a special-value class, then the larger error."""
     from .. import policy
 
     v = r["verdict"]
-    # A failure found on ordinary (finite, searched) input says more about
-    # the code than a special-value class (a convention), so it goes first
-    # unless the special class crashed or hung.
-    searched = not str(r.get("regime", "")).startswith("special:") or v in ("crash", "timeout")
-    return (searched, policy.VERDICTS.index(v) if v in policy.VERDICTS else 99, r.get("max_ulp") or 0)
+    numerical = v in ("wrong-special", "out-of-bound")
+    searched = not str(r.get("regime", "")).startswith("special:")
+    kind = -policy.HEADLINE.index(v) if v in policy.HEADLINE else -99
+    return (numerical, searched, kind, r.get("max_ulp") or 0)
 
 
 def main(args) -> int:
@@ -203,9 +211,9 @@ def _check(args) -> int:
 
     from .. import policy
     from ..conformance import PROFILES
-    from ..records import Case
     from ..registry import UsageError, split_csv
     from ..seeding import choose_seed
+    from ..special_values import GATES
 
     dtypes = list(DTYPE_NAMES) if args.dtypes is None else split_csv(args.dtypes, "--dtypes")
     for d in dtypes:
@@ -217,6 +225,8 @@ def _check(args) -> int:
         raise UsageError("--max-examples must be at least 1")
     if not args.timeout > 0:
         raise UsageError("--timeout must be positive")
+    if args.conventions not in GATES:
+        raise UsageError(f"unknown --conventions {args.conventions!r}; expected one of {', '.join(GATES)}")
     seed = choose_seed(args.seed, args.profile)
     check_paths(args.json, args.report)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
@@ -230,7 +240,8 @@ def _check(args) -> int:
     width = max(len(p) for _, p in tasks)
 
     def line(ok: bool, dtype: str, prop: str, verdict: str, message: str) -> None:
-        say(f"{'ok  ' if ok else 'FAIL'} {dtype:9} {prop:{width}} {verdict:14} {message[:100]}")
+        label = "ok  " if ok else ("----" if verdict in policy.NOT_JUDGED else "FAIL")
+        say(f"{label} {dtype:9} {prop:{width}} {verdict:14} {message[:100]}")
 
     def sink_task(rs: list[dict]) -> None:
         for r in rs:
@@ -245,12 +256,13 @@ def _check(args) -> int:
                 line(False, r["dtype"], "special_values", r["verdict"], r["message"])
             if not bad:
                 line(True, rs[0]["dtype"], "special_values", policy.worst(r["verdict"] for r in rs),
-                     f"{len(rs)} input classes (nan, +-inf, all -inf, empty, ...) as the ieee profile says")
+                     f"{len(rs)} input classes, each following a convention")
             return
         for r in rs:
             line(policy.passes(r["verdict"]), r["dtype"], r["property"], r["verdict"], r["message"])
 
-    opts = {"profile": args.profile, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random}
+    opts = {"profile": args.profile, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
+            "conventions": args.conventions}
     t0 = time.perf_counter()
     try:
         skipped = run_tasks(impl, target, args.function, tasks, opts, args.timeout, sink_task)
@@ -265,22 +277,54 @@ def _check(args) -> int:
         for dtype, props in by_dtype.items():
             what = "every property" if len(props) == len(every) else ", ".join(props)
             say(f"---- {dtype:9} not run ({what}): the target hung in {MAX_HUNG_IN_A_ROW} tasks in a row")
-    bad = [r for r in results if not policy.passes(r["verdict"])]
-    say(f"\n{len(results)} results in {time.perf_counter() - t0:.1f} s"
-          + (f", written to {args.json}" if args.json else ""))
+    return _verdict(args, results, skipped, time.perf_counter() - t0)
+
+
+def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
+    """The closing lines: conventions found, then CONFORMANT (0),
+    NON-CONFORMANT (1) or INCOMPLETE (3: nothing failed, something was not
+    judged), with the headline failure, its input and a reproducer."""
+    from .. import policy
+    from ..records import Case
+    from ..special_values import mixed_dtypes, summary
+
+    special = [r for r in results if r["property"] == "special_values"]
+    if special:
+        say(f"conventions: {summary(special) or 'none followed'}")
+    refused = {r["dtype"]: r["stats"]["refused"] for r in results if (r.get("stats") or {}).get("refused")}
+    for dtype, why in refused.items():
+        say(f"unsupported: {dtype} ({why})")
+    mixed = mixed_dtypes(special)
+    for m in mixed:
+        say(f"FAIL mixed conventions across dtypes: {m}")
+    not_judged = [r for r in results if r["verdict"] in policy.NOT_JUDGED]
+    bad = [r for r in results if not policy.passes(r["verdict"]) and r["verdict"] not in policy.NOT_JUDGED]
+    say(f"\n{len(results)} results in {seconds:.1f} s" + (f", written to {args.json}" if args.json else ""))
     if args.report:
         _report(results, args.report)
-    if not bad and not skipped:
+    unjudged = len(not_judged) + len(skipped)
+    tail = f"; {unjudged} tasks not judged (timeout)" if unjudged else ""
+    if not bad and not mixed and not unjudged:
         say("verdict: CONFORMANT")
         return 0
+    if not bad and not mixed:
+        say(f"verdict: INCOMPLETE ({unjudged} tasks not judged: the target hung; nothing judged failed)")
+        _headline(max(not_judged, key=_rank) if not_judged else None, Case)
+        return EXIT_INCOMPLETE
     if not bad:
-        say(f"verdict: NON-CONFORMANT ({len(skipped)} tasks not run after repeated hangs)")
+        say(f"verdict: NON-CONFORMANT (mixed conventions across dtypes{tail})")
         return 1
     worst = max(bad, key=_rank)
-    say(f"verdict: NON-CONFORMANT ({len(bad)} failing; worst: {worst['verdict']} in {worst['property']}, "
-          f"{worst['dtype']}: {worst['message'][:120]})")
-    if worst.get("case"):
-        say(f"worst input: {_describe(Case.from_json(worst['case']))}")
-    if worst.get("reproducer"):
-        say(f"reproduce: {worst['reproducer']}")
+    say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst['verdict']} in {worst['property']}, "
+        f"{worst['dtype']}, regime {worst.get('regime', '-')}: {worst['message'][:120]})")
+    _headline(worst, Case)
     return 1
+
+
+def _headline(r: dict | None, case_cls) -> None:
+    if r is None:
+        return
+    if r.get("case"):
+        say(f"worst input: {_describe(case_cls.from_json(r['case']))}")
+    if r.get("reproducer"):
+        say(f"reproduce: {r['reproducer']}")

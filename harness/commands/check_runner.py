@@ -88,7 +88,7 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
         dtype, prop = task
         try:
             if prop == "special_values":
-                res = special_values(impl, dtype, env)
+                res = special_values(impl, dtype, env, opts.get("conventions"))
             else:
                 res = [explore(impl, dtype, prop, profile=opts["profile"], max_examples=opts["max_examples"],
                                seed=opts["seed"], env=env, database=opts.get("database", False))]

@@ -75,6 +75,8 @@ def register(sub) -> None:
     p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
     p.add_argument("--seed", help="Hypothesis seed for every pytest run: N, or random (drawn once and printed); "
                                   "default a fixed seed (the ci profile is derandomized instead)")
+    p.add_argument("--conventions", default="any",
+                   help="special-value convention to gate on: any (default), ieee, limit or masked")
     p.set_defaults(func=main)
 
 
@@ -92,6 +94,10 @@ def _validate(args) -> None:
     select(split_csv(args.impls, "--impls"), split_csv(args.functions, "--functions"))  # unknown ones: UsageError
     if args.workers != "auto" and not (args.workers.isdigit()):
         raise UsageError(f"-n takes a number of workers or auto, not {args.workers!r}")
+    from ..special_values import GATES
+
+    if args.conventions not in GATES:
+        raise UsageError(f"unknown --conventions {args.conventions!r}; expected one of {', '.join(GATES)}")
     if args.test_timeout is not None and args.test_timeout < 0:
         raise UsageError(f"--test-timeout must be >= 0, not {args.test_timeout:g}")
     if args.xfails_file:
@@ -134,7 +140,8 @@ def main(args) -> int:
                "--results", str(results), "--env-id", env_id]
         for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
                          ("--xfails-file", xfails), ("--test-timeout", args.test_timeout),
-                         ("--seed", seed.option())):
+                         ("--seed", seed.option()),
+                         ("--conventions", None if args.conventions == "any" else args.conventions)):
             if val is not None and val != "":
                 cmd += [opt, str(val)]
         if args.long_rows:
