@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.diagnosis import diagnose_one
 from harness.policy import PASSING, VERDICTS, worst
 from harness.records import FUNCTIONS
 
@@ -394,6 +395,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> dict:
             cell_anchor.setdefault((r["_row"], r["dtype"]), f"fail-{i}")
         entry = _failure_entry(i, group[0], rows_by_key)
         entry["also"] = [r["dtype"] for r in group[1:]]
+        entry["cause"] = diagnose_one(group[0])  # the likely cause, where a signature is recognised
         failures.append(entry)
     omitted = len(omitted_results)
     omitted_by_cell = Counter((r["_row"], r["dtype"]) for r in omitted_results)

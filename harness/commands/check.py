@@ -314,9 +314,13 @@ def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
     if not bad:
         say(f"verdict: NON-CONFORMANT (mixed conventions across dtypes{tail})")
         return 1
+    from ..diagnosis import diagnose
+
     worst = max(bad, key=_rank)
     say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst['verdict']} in {worst['property']}, "
         f"{worst['dtype']}, regime {worst.get('regime', '-')}: {worst['message'][:120]})")
+    for cause in diagnose(bad)[:3]:
+        say(f"likely cause: {cause}")
     _headline(worst, Case)
     return 1
 
