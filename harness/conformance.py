@@ -279,9 +279,23 @@ def _result(impl, dtype, prop, tr: Tracker, failure, blob, dur, env, seed) -> Re
             ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
             if ex.rounded.size <= INLINE_CASE_LIMIT:
                 res.expected = encode_array(ex.rounded)
+            elif oc.output is not None:
+                _keep_worst_slice(res, case, oc.output, ex.rounded, f.worst_index)
         except Exception as e:  # the failure is already recorded; detail is best effort
             res.stats["detail_error"] = f"{type(e).__name__}: {e}"
     return res
+
+
+def _keep_worst_slice(res: Result, case: Case, out: np.ndarray, exp: np.ndarray, idx: list | None) -> None:
+    """A case too long to keep whole keeps the slice (along the axis) holding
+    the worst element: input, output and expected, for diagnosis and readers."""
+    out = np.asarray(out)
+    if idx is None or len(idx) != case.logits.ndim or out.shape != case.logits.shape != () \
+            or exp.shape != out.shape:
+        return
+    at = tuple(slice(None) if a == case.norm_axis else int(i) for a, i in enumerate(idx))
+    res.stats["worst_slice"] = {"index": [int(i) for i in idx], "logits": encode_array(case.logits[at]),
+                                "output": encode_array(out[at]), "expected": encode_array(exp[at])}
 
 
 def output_sha(out: np.ndarray) -> str:

@@ -120,6 +120,10 @@ def _case(r: dict) -> tuple[np.ndarray, int] | None:
 
 def _evidence(r: dict) -> Evidence | None:
     xa, out, exp = _case(r), _array(r.get("output")), _array(r.get("expected"))
+    ws = (r.get("stats") or {}).get("worst_slice") if isinstance(r.get("stats"), dict) else None
+    if out is None and isinstance(ws, dict):  # a long case keeps only its worst slice (conformance._result)
+        x, out, exp = _array(ws.get("logits")), _array(ws.get("output")), _array(ws.get("expected"))
+        xa = None if x is None or x.ndim != 1 else (x, 0)
     if xa is None or out is None or exp is None or not xa[0].shape == out.shape == exp.shape:
         return None
     return Evidence(*(a.astype(np.float64) for a in (xa[0], out, exp)), xa[1], xa[0].dtype.name,
