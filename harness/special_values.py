@@ -28,8 +28,9 @@ import numpy as np
 from oracles import PROFILES, format_of
 
 from . import policy
-from .evaluate import accuracy, invoke
+from .evaluate import accuracy, expected, invoke
 from .records import Case, Finding, Impl
+from .ulp import measure
 
 NAN, INF = math.nan, math.inf
 ROW_CLASSES = {
@@ -98,8 +99,20 @@ def classes_for(impl: Impl) -> dict[str, list[float]]:
 
 def _followed(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
     """Verdict of ``output`` under each convention's oracle (FTZ counts as
-    following it where it passes: it is a named behaviour, not a convention)."""
-    return {p: accuracy(impl, case, output, p).verdict for p in PROFILES}
+    following it where it passes: it is a named behaviour, not a convention).
+    An empty axis has no elements to budget: the output must be the
+    convention's value exactly (a logsumexp of nothing is -inf)."""
+    if case.row_length:
+        return {p: accuracy(impl, case, output, p).verdict for p in PROFILES}
+    out = {}
+    for p in PROFILES:
+        ex = expected(case, impl.function, impl.judge_dtype(case), p)
+        if output.shape != ex.rounded.shape or output.dtype.kind not in "fc":
+            out[p] = "wrong-shape" if output.shape != ex.rounded.shape else "wrong-dtype"
+            continue
+        m = measure(output, ex, format_of(ex.rounded.dtype))
+        out[p] = "wrong-special" if m.special.any() else ("exact" if (m.err <= 0.5).all() else "out-of-bound")
+    return out
 
 
 def _observe(impl: Impl, case: Case, name: str) -> dict:

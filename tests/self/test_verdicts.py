@@ -196,3 +196,14 @@ def test_the_headline_ranks_numerical_defects_before_errors():
     assert max(rows, key=_rank)["regime"] == "long-row"
     assert [r["verdict"] for r in sorted(rows, key=_rank, reverse=True)][:3] == \
         ["out-of-bound", "wrong-special", "crash"]
+
+
+def test_an_empty_axis_is_judged_exactly_for_reductions():
+    # No elements to budget: logsumexp of nothing is -inf under every convention; a crash here once
+    # took down every logsumexp's special-value test.
+    from harness.registry import get
+
+    f = check_class(get("numpy.stable_logsumexp"), "float32", "empty", [])[0]
+    assert f.verdict == "exact" and "-inf" in f.message, f.message
+    lse = Impl("test.lse0", "test", "logsumexp", lambda c: np.zeros(c.logits.shape[:-1], c.logits.dtype))
+    assert check_class(lse, "float32", "empty", [])[0].verdict == "wrong-special"
