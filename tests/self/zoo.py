@@ -122,10 +122,9 @@ def past_1024_grid(x):  # past 1024 elements a "sampled" fast path estimates the
     return e / e.sum(-1, keepdims=True)
 
 
-def flush_subnormal(x):  # flushes subnormal probabilities to zero (FTZ)
+def flush_subnormal(x):  # flushes subnormal probabilities to zero (FTZ): a defect in float16 only
     s = stable_softmax(x)
-    tiny = np.finfo(np.float32).tiny if s.dtype == np.float32 else np.finfo(np.float64).tiny
-    return np.where(np.abs(s) < tiny, 0, s).astype(s.dtype)
+    return np.where(np.abs(s) < np.finfo(s.dtype).tiny, 0, s).astype(s.dtype)
 
 
 def noisy(x):  # nondeterministic: adds run-to-run noise at the last bit
@@ -234,7 +233,8 @@ MEMBERS = [
     Member(_impl("blocked_masked_tile", "softmax", _along(blocked_masked_tile)), ("accuracy", "stability")),
     Member(_impl("long_row_half_sum", "softmax", _along(long_row_half_sum)), ("accuracy",)),
     Member(_impl("past_1024_grid", "softmax", _along(past_1024_grid)), ("accuracy", "sum_to_one")),
-    Member(_impl("flush_subnormal", "softmax", _along(flush_subnormal)), ("stability", "accuracy"), ("float32",)),
+    # FTZ is the named, passing verdict ftz in bfloat16/float32/float64 (policy.py); float16 loses up to 6.1e-5.
+    Member(_impl("flush_subnormal", "softmax", _along(flush_subnormal)), ("stability", "accuracy"), ("float16",)),
     Member(_impl("nondeterministic", "softmax", _along(noisy)), ("contract",)),
     Member(_impl("mask_fill_-1e4", "masked_softmax", _mask(mask_fill)), ("masked", "accuracy")),
     Member(_impl("mask_after_softmax", "masked_softmax", _mask(mask_after)), ("accuracy", "sum_to_one")),
