@@ -50,6 +50,36 @@ def decode_array(d: dict) -> np.ndarray:
     return np.frombuffer(raw, dtype=dt).reshape(d["shape"]).copy()
 
 
+Layout = tuple[tuple[int, ...], tuple[int, ...]]  # (buffer axes in memory order, step per logical axis)
+
+
+def apply_layout(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """A copy of ``x`` (same values, same logical order) laid out in memory as
+    ``layout`` says: a C-order buffer whose axes are the logical axes in
+    ``order``, viewed with ``step`` per logical axis (|step| > 1 leaves gaps,
+    < 0 runs backwards).  The gaps hold NaN, so that a kernel that ignores
+    strides reads something that shows."""
+    order, step = layout
+    if sorted(order) != list(range(x.ndim)) or len(step) != x.ndim or 0 in step:
+        raise ValueError(f"layout {layout} does not fit a {x.ndim}-d array")
+    floating = x.dtype.kind == "f" or x.dtype.name == "bfloat16"
+    buf = np.full([x.shape[a] * abs(step[a]) for a in order], np.nan if floating else 0, dtype=x.dtype)
+    view = buf[tuple(slice(None, None, step[a]) for a in order)].transpose(np.argsort(order))
+    view[...] = x
+    return view
+
+
+def layout_name(layout: Layout | None) -> str:
+    """The layout in words: contiguous, or what departs from it (transposed, strided, reversed)."""
+    if layout is None:
+        return "contiguous"
+    order, step = layout
+    parts = [name for name, on in (("transposed", list(order) != sorted(order)),
+                                   ("strided", any(abs(s) > 1 for s in step)),
+                                   ("reversed", any(s < 0 for s in step))) if on]
+    return "-".join(parts) or "contiguous"
+
+
 @dataclass
 class Case:
     """One input to check.  ``logits`` is float16, bfloat16, float32 or float64."""
@@ -61,6 +91,9 @@ class Case:
     indices: np.ndarray | None = None  # sparse COO (nnz, ndim), sorted, unique
     labels: np.ndarray | None = None  # int class indices or float targets
     upstream: np.ndarray | None = None  # VJP upstream gradient, shape of logits
+    # Memory layout of logits (apply_layout); None = C order.  copy() keeps it, so
+    # the implementation's private copy has the strides the case was drawn with.
+    layout: Layout | None = None
 
     EXTRAS = ("mask", "indices", "labels", "upstream")
 
@@ -80,6 +113,8 @@ class Case:
                 a = np.ascontiguousarray(a)
                 h.update(f"|{name}:{a.dtype.name}:{a.shape}|".encode())
                 h.update(a.tobytes())
+        if self.layout is not None:  # same values in another layout: another input
+            h.update(f"|layout:{list(self.layout[0])}:{list(self.layout[1])}".encode())
         return h.hexdigest()[:16]
 
     @property
@@ -97,24 +132,32 @@ class Case:
             a = getattr(self, name)
             if a is not None:
                 d[name] = encode_array(a)
+        if self.layout is not None:
+            d["layout"] = {"order": list(self.layout[0]), "step": list(self.layout[1])}
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> Case:
         kw = {name: decode_array(d[name]) for name in cls.EXTRAS if name in d}
-        case = cls(decode_array(d["logits"]), int(d.get("axis", -1)), d.get("regime", "ordinary"), **kw)
+        logits, layout = decode_array(d["logits"]), None
+        if d.get("layout"):
+            layout = (tuple(int(a) for a in d["layout"]["order"]), tuple(int(s) for s in d["layout"]["step"]))
+            logits = apply_layout(logits, layout)
+        case = cls(logits, int(d.get("axis", -1)), d.get("regime", "ordinary"), **kw, layout=layout)
         if "id" in d and d["id"] != case.id:
             raise ValueError(f"case id mismatch: stored {d['id']}, recomputed {case.id}")
         return case
 
     def copy(self) -> Case:
         kw = {n: (None if getattr(self, n) is None else getattr(self, n).copy()) for n in self.EXTRAS}
-        return Case(self.logits.copy(), self.axis, self.regime, **kw)
+        logits = self.logits.copy() if self.layout is None else apply_layout(self.logits, self.layout)
+        return Case(logits, self.axis, self.regime, **kw, layout=self.layout)
 
     def short(self, limit: int = 8) -> str:
         flat = self.logits.astype(np.float64).reshape(-1)
         vals = ", ".join(repr(float(v)) for v in flat[:limit]) + (", ..." if flat.size > limit else "")
-        return f"{self.dtype}{list(self.logits.shape)} axis={self.axis} [{vals}]"
+        laid = f" {layout_name(self.layout)}" if self.layout is not None else ""  # a layout-only bug shows here
+        return f"{self.dtype}{list(self.logits.shape)} axis={self.axis}{laid} [{vals}]"
 
 
 @dataclass

@@ -31,7 +31,12 @@ def _in(a: np.ndarray, dev: str):
 
     if a.dtype.name == "bfloat16":
         return torch.tensor(a.astype(np.float32), device=dev).to(torch.bfloat16)
-    return torch.tensor(np.ascontiguousarray(a), device=dev)
+    # The drawn layout reaches torch's strided kernels where torch can hold it;
+    # torch has no negative strides (numpy may give one even to an axis of
+    # length 1 of a "contiguous" array), so a reversed layout arrives as a copy.
+    if all(s >= 0 for s in a.strides) and a.flags.writeable:
+        return torch.from_numpy(a).to(dev)
+    return torch.tensor(a.copy(), device=dev)
 
 
 def _out(t) -> np.ndarray:
