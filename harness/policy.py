@@ -149,6 +149,9 @@ class Budget:
 
     good: np.ndarray
     bounded: np.ndarray
+    # Outputs whose stable algorithm has no finite bound (see beyond_range): a
+    # non-finite result there is that algorithm's own outcome, graded bounded.
+    beyond: np.ndarray | None = None
 
 
 def _sum_terms(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +295,24 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
     raise ValueError(f"no budget for function {function!r}")
 
 
+def beyond_range(x: np.ndarray, fmt: Format, labels: np.ndarray) -> np.ndarray | None:
+    """Cross-entropy rows (slices on the last axis of ``x``) outside the
+    stable algorithm's range: with probability labels it forms every class's
+    log-probability x_i - L (L = logsumexp, max <= L <= max + log n) and sums
+    t_i (x_i - L).  Where some finite logit lies more than max finite below
+    the slice's max (a spread past the format's whole range), that term is
+    -inf in the format and 0 * -inf is NaN: the algorithm has no finite bound
+    there, though the exact loss may be finite.  Index labels form only the
+    label's term, whose exact loss then overflows as well: none.  (Halves:
+    the spread itself may overflow float64.)"""
+    if labels.dtype.kind in "iub" or x.shape[-1] == 0:
+        return None
+    h = np.where(np.isfinite(x), x / 2, np.nan)
+    with np.errstate(invalid="ignore"):
+        top = np.nanmax(np.where(np.isnan(h), -np.inf, h), axis=-1, keepdims=True)
+        return ((top - h) > fmt.max_finite / 2).any(axis=-1)
+
+
 def grade(err: np.ndarray, special: np.ndarray, budget: Budget, diff: np.ndarray | None = None,
           abs_budget: Budget | None = None) -> tuple[str, np.ndarray]:
     """Per-element grade index (0..4 = exact..out-of-bound, 5 = wrong-special)
@@ -313,6 +334,8 @@ def grade(err: np.ndarray, special: np.ndarray, budget: Budget, diff: np.ndarray
         tiers = np.where(err <= 1.0, 1, tiers)
         tiers = np.where(err <= 0.5, 0, tiers)
     tiers = np.where(special, 5, tiers)
+    if budget.beyond is not None:  # the stable algorithm's own outcome: bounded at worst
+        tiers = np.where(budget.beyond, np.minimum(tiers, 3), tiers)
     names = GRADES + ("out-of-bound", "wrong-special")
     return (names[int(tiers.max())] if tiers.size else "exact"), tiers
 
@@ -320,3 +343,50 @@ def grade(err: np.ndarray, special: np.ndarray, budget: Budget, diff: np.ndarray
 def describe_budget() -> dict:
     return {"C_EXP": C_EXP, "C_LOG": C_LOG, "SAFETY": SAFETY, "ABS_ULPS": ABS_ULPS,
             "summation": {"good": "ceil(log2 n) + 1", "bounded": "n - 1"}, "ln2": math.log(2)}
+
+
+
+# --------------------------------------------------------------------------
+# Local budgets: the part of an element's error its slice does not share.
+# --------------------------------------------------------------------------
+
+
+def local_budget(function: str, stats: RowStats | None, exact_abs: np.ndarray, fmt: Format,
+                 ulp: np.ndarray) -> np.ndarray:
+    r"""Per-element budget, in ulps, of the error not common to the slice
+    (layouts as in ``budgets`` for row functions).
+
+    Within one slice every element of a shifted softmax is divided by the
+    same computed S, so the error of S (its terms, sum_j s_j (|d_j| + C_EXP),
+    and the summation, u_acc * SUM(n)) scales the whole slice by one factor:
+    it cancels wherever elements of one slice are compared, or two outputs up
+    to one factor per slice (f(Px) against P f(x), f(x + c) against f(x)).
+    What is left per element, relative, in units of u:
+
+        |d_i|      rounding of x_i - m.  A blocked kernel that rounds x_i - m_b
+                   and m_b - M instead (m_b its block's max) pays
+                   |x_i - m_b| + |m_b - M| = |d_i|, since x_i <= m_b <= M
+        2 C_EXP    exp of the element, and a per-block rescale exp(m_b - M)
+                   (or a vectorised exp beside a scalar tail, each within C_EXP)
+        2          the rescale product and the division (or product with 1/S)
+
+    log_softmax  lsm_i = fl(fl(d_i) - L) shares L and its summation error; per
+    element it pays u (|d_i| + |lsm_i|), plus u (C_EXP + 2) where it is formed
+    as log(exp(d_i) / S).  Both get SAFETY, as ``budgets`` does.  Rounding to a
+    half-precision output at the end is monotone and under one ulp: inside.
+
+    softmax Jacobian, for J_ij against J_ji: both are -s_i s_j from the same
+    computed s (one softmax evaluation), at most in another order: the
+    product, the subtraction of a one-hot dot product (exact) and one scale,
+    3 roundings, so 3 u |J_ij| each side, with SAFETY.
+    """
+    if function == "softmax_jacobian":
+        return _to_ulps(SAFETY * 3.0 * exact_abs, fmt, ulp)
+    ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if function in ("softmax", "masked_softmax", "sparse_softmax"):
+            rel = SAFETY * (np.minimum(ad, 1e300) + 2 * C_EXP + 2)
+            return _to_ulps(rel * exact_abs, fmt, ulp)
+        if function in ("log_softmax", "sparse_log_softmax"):
+            return _abs_to_ulps(SAFETY * fmt.u * (ad + exact_abs + C_EXP + 2), fmt, ulp)
+    raise ValueError(f"no local budget for function {function!r}")

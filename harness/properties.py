@@ -19,7 +19,7 @@ import numpy as np
 from oracles import format_of
 
 from . import policy
-from .evaluate import absolute_budget, budget_for, expected, invoke
+from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import accuracy as _accuracy
 from .evaluate import contract as _contract
 from .records import Case, Finding, Impl, is_soft
@@ -106,6 +106,73 @@ def _diff_ulp(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
         return np.where(same, 0.0, np.abs(a64 - b64) / ulp)
 
 
+# Within-slice comparisons: the error a slice shares (its one computed S, or
+# log S) cancels, so what is left is held to policy.local_budget, not to the
+# summation budget accuracy must allow.
+LOCAL = ("softmax", "masked_softmax", "log_softmax")
+
+
+def _signed(case: Case, function: str, ch: Checked) -> tuple:
+    """(error, tolerance, kept, to_ulps): the signed error of each element,
+    relative for probabilities and absolute for logs (units in which a
+    slice-common error is one constant), its local budget in the same units,
+    the elements that take part, and the factor back to ulps."""
+    fmt = format_of(ch.exact.rounded.dtype)
+    x, keep, _ = _stats_input(case, function)
+    ax = case.norm_axis
+    mv = lambda a: np.moveaxis(a, ax, -1)  # noqa: E731
+    hi, lo = ch.exact.hi.astype(np.float64), ch.exact.lo.astype(np.float64)
+    loc = np.moveaxis(policy.local_budget(function, policy.row_stats(x, keep), mv(np.abs(hi)), fmt, mv(ch.meas.ulp)),
+                      -1, ax)
+    out = ch.out.astype(np.float64)
+    with np.errstate(all="ignore"):
+        err = (out - hi) - lo
+        kept = np.isfinite(out) & np.isfinite(hi) & np.isfinite(loc)
+        if function == "log_softmax":
+            return err, loc * ch.meas.ulp, kept, 1.0 / ch.meas.ulp
+        # Elements that their local error may take below the normal range are left to accuracy and
+        # stability: there errors are absolute, and a flush to zero is a behaviour of its own.
+        kept &= np.abs(hi) - loc * ch.meas.ulp >= fmt.min_normal
+        return err / hi, loc * ch.meas.ulp / np.abs(hi), kept, np.abs(hi) / ch.meas.ulp
+
+
+def _spread(name: str, case: Case, e: np.ndarray, t: np.ndarray, kept: np.ndarray, scale: np.ndarray,
+            what: str) -> Finding | None:
+    """Out-of-bound where no one constant per slice is within t_i of every e_i
+    (that constant would be the slice's common error)."""
+    ax = case.norm_axis
+    flat = lambda a: np.moveaxis(np.broadcast_to(a, e.shape), ax, -1).reshape(-1, e.shape[ax])  # noqa: E731
+    E, T, K, U = flat(e), flat(t), flat(kept), flat(scale)
+    with np.errstate(all="ignore"):  # infinite budgets: anything goes there
+        low, high = np.where(K, E - T, -np.inf), np.where(K, E + T, np.inf)
+        gap = low.max(axis=1, initial=-np.inf) - high.min(axis=1, initial=np.inf)
+    if E.size == 0 or not (gap > 0).any():
+        return None
+    r = int(np.argmax(np.where(gap > 0, gap * U.max(axis=1, where=K, initial=0), -1)))
+    i, j = int(np.argmax(low[r])), int(np.argmin(high[r]))
+    apart, allowed = (E[r, i] - E[r, j]) * U[r, i], (T[r, i] + T[r, j]) * U[r, i]
+    lead = np.unravel_index(r, np.moveaxis(e, ax, -1).shape[:-1])
+    idx = [int(v) for v in lead]
+    idx.insert(ax % max(e.ndim, 1), i)
+    return Finding(name, "out-of-bound", float(apart), idx,
+                   f"{what}: elements {i} and {j} of slice {r} are {apart:.3g} ulp apart beyond the error their "
+                   f"slice shares (allowed {allowed:.3g})", float(allowed))
+
+
+def _pair_spread(name: str, function: str, ca: Case, a: Checked, cb: Case, b: Checked, back, what: str
+                 ) -> Finding | None:
+    """_spread of (error of a) - (error of b): two outputs for the same exact
+    values may differ by one factor per slice (their S differ in summation
+    order or rounding) and by each element's local budget.  ``back`` maps b's
+    layout onto a's."""
+    if function not in LOCAL:
+        return None
+    ea, ta, ka, scale = _signed(ca, function, a)
+    eb, tb, kb, _ = (back(v) for v in _signed(cb, function, b))
+    with np.errstate(all="ignore"):
+        return _spread(name, ca, ea - eb, ta + tb, ka & kb, scale, what)
+
+
 # --------------------------------------------------------------------------
 # Properties
 # --------------------------------------------------------------------------
@@ -175,6 +242,8 @@ def stability(impl: Impl, case: Case) -> Finding:
     out = ch.out.astype(np.float64)
     exp_r = ch.exact.rounded.astype(np.float64)
     nonfinite = ~np.isfinite(out) & np.isfinite(exp_r)
+    if ch.budget.beyond is not None:  # an intermediate the stable algorithm forms overflows there too
+        nonfinite &= ~ch.budget.beyond
     if nonfinite.any():
         k = int(np.argmax(nonfinite))
         return Finding("stability", "wrong-special", None, [k], f"got {out.reshape(-1)[k]!r} where the exact result "
@@ -204,7 +273,11 @@ def _exact_shift(case: Case) -> float | None:
 def _shift_from(case: Case, fin: np.ndarray, f) -> float | None:
     unit = float(np.max(np.spacing(np.abs(case.logits[np.isfinite(case.logits)]).astype(case.logits.dtype))
                         .astype(np.float64)))
-    for c in (-float(np.round(fin.max() / unit) * unit), 64 * unit, -64 * unit, 2.0 ** 10, -(2.0 ** 10)):
+    # Odd multiples of the unit first: a power-of-two multiple leaves every
+    # lower bit as it was, so rounding the logits to any coarser power-of-two
+    # grid (fixed point, a narrower float) would round x and x + c alike.
+    for c in (-float(np.round(fin.max() / unit) * unit), 65 * unit, -65 * unit, 64 * unit, -64 * unit,
+              2.0 ** 10, -(2.0 ** 10)):
         if c == 0 or not np.isfinite(c):
             continue
         y = fin + c
@@ -230,6 +303,9 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
     bad, b = _run(impl, shifted)
     if bad:
         return Finding("shift_invariance", bad.verdict, message=f"on x + {c!r}: {bad.message}")
+    f = _pair_spread("shift_invariance", impl.function, case, a, shifted, b, lambda v: v, f"f(x) vs f(x + {c!r})")
+    if f:
+        return f
     d = _diff_ulp(a.out, b.out, a.meas.ulp)
     aa, ab = a.absolute(), b.absolute()
     with np.errstate(over="ignore"):  # budgets near max finite add up to inf: unbounded, as meant
@@ -264,6 +340,10 @@ def permutation(impl: Impl, case: Case) -> Finding:
     bad, b = _run(impl, pc)
     if bad:
         return Finding("permutation", bad.verdict, message=f"on the permuted input: {bad.message}")
+    f = _pair_spread("permutation", impl.function, case, a, pc, b, lambda v: np.take(v, np.argsort(p), axis=ax),
+                     "f(Px) vs P f(x)")
+    if f:
+        return f
     back = b.out
     if impl.function in ROWWISE:
         back = np.take(b.out, np.argsort(p), axis=ax)
@@ -278,42 +358,53 @@ def permutation(impl: Impl, case: Case) -> Finding:
 
 
 def monotonicity(impl: Impl, case: Case) -> Finding:
-    """x_i > x_j implies s_i >= s_j (beyond rounding noise); argmax kept."""
+    """x_i > x_j implies s_i >= s_j, ties give equal outputs; for softmax in
+    its quantitative form s_i / s_j = exp(x_i - x_j): beyond the error the
+    slice shares (one S), each element within its local budget.  A correct
+    implementation breaks order only by its per-element terms (exp's own
+    non-monotonicity, C_EXP), never by the summation error of S."""
     bad, ch = _run(impl, case)
     if bad:
         return Finding("monotonicity", bad.verdict, message=bad.message)
-    ax = case.norm_axis
-    x = np.moveaxis(case.logits.astype(np.float64), ax, -1).reshape(-1, case.row_length)
-    s = np.moveaxis(ch.out.astype(np.float64), ax, -1).reshape(x.shape)
-    ulp = np.moveaxis(ch.meas.ulp, ax, -1).reshape(x.shape)
-    bud = np.moveaxis(ch.budget.bounded, ax, -1).reshape(x.shape)
+    e, t, kept, scale = _signed(case, impl.function, ch)
+    if impl.function == "softmax":
+        f = _spread("monotonicity", case, e, t, kept, scale, "s_i / s_j against exp(x_i - x_j)")
+        return f or Finding("monotonicity", "exact", message="probabilities in the ratios of exp(x)")
+    ax, n = case.norm_axis, case.row_length
+    flat = lambda a: np.moveaxis(np.broadcast_to(a, case.logits.shape), ax, -1).reshape(-1, n)  # noqa: E731
+    x, out, T, K, U = flat(case.logits.astype(np.float64)), flat(ch.out.astype(np.float64)), flat(t), flat(kept), \
+        flat(scale)
     worst, where = 0.0, None
     for r in range(x.shape[0]):
-        if not np.isfinite(x[r]).all() or not np.isfinite(s[r]).all():
+        if not K[r].all():
             continue
         order = np.argsort(x[r], kind="stable")
-        xs, ss = x[r][order], s[r][order]
-        # Running max of s over smaller x: a later (larger x) s below it is a violation.
-        run = np.maximum.accumulate(ss)
-        strictly = np.concatenate([[False], xs[1:] > xs[:-1]])
-        drop = np.where(strictly, (run - ss), 0.0)
-        allowed = (bud[r][order] * ulp[r][order]) * 2
-        excess = drop - allowed
+        xs, ls, ts = x[r][order], out[r][order], T[r][order]
+        # Highest (output - budget) among logits <= x_k, ties included: none may exceed output_k + budget_k.
+        with np.errstate(all="ignore"):
+            run = np.maximum.accumulate(ls - ts)[np.searchsorted(xs, xs, side="right") - 1]
+            excess = np.nan_to_num((run - ls - ts) * U[r][order], nan=-1.0)
         k = int(np.argmax(excess)) if excess.size else 0
-        if excess.size and excess[k] > 0 and drop[k] / ulp[r][order][k] > worst:
-            worst, where = drop[k] / ulp[r][order][k], (r, int(order[k]))
+        if excess.size and excess[k] > worst:
+            worst, where = float(excess[k]), (r, int(order[k]))
     if where is not None:
         return Finding("monotonicity", "out-of-bound", worst, list(where),
-                       f"slice {where[0]}: a larger logit got a smaller output, {worst:.3g} ulp below")
-    return Finding("monotonicity", "exact", message="order of logits preserved (argmax included)")
+                       f"slice {where[0]}: a logit no smaller than another got a smaller output, {worst:.3g} ulp "
+                       "beyond the local budgets")
+    return Finding("monotonicity", "exact", message="order of logits preserved (ties and argmax included)")
 
 
 def log_consistency(impl: Impl, case: Case) -> Finding:
-    """log_softmax: sum(exp) == 1; logsumexp: max <= lse <= max + log n;
-    cross-entropy >= 0; each within the budget."""
+    """log_softmax: lsm_i - x_i is one number per slice (-logsumexp), within
+    each element's local budget beyond the error the slice shares (log S), and
+    sum(exp) == 1; logsumexp: max <= lse <= max + log n; cross-entropy >= 0."""
     bad, ch = _run(impl, case)
     if bad:
         return Finding("log_consistency", bad.verdict, message=bad.message)
+    if impl.function == "log_softmax":
+        f = _spread("log_consistency", case, *_signed(case, impl.function, ch), "lsm_i - x_i against -logsumexp(x)")
+        if f:
+            return f
     out = ch.out.astype(np.float64)
     tol_el = ch.budget.bounded * ch.meas.ulp
     ax = case.norm_axis
@@ -348,18 +439,22 @@ def log_consistency(impl: Impl, case: Case) -> Finding:
 
 
 def jacobian_structure(impl: Impl, case: Case) -> Finding:
-    """Rows of the softmax Jacobian sum to 0 and it is symmetric."""
+    """Rows of the softmax Jacobian sum to 0 within the budget, and it is
+    symmetric within the local budget: J_ij and J_ji are the same product of
+    the same two probabilities, so no error of s may show between them."""
     bad, ch = _run(impl, case)
     if bad:
         return Finding("jacobian", bad.verdict, message=bad.message)
     J = ch.out.astype(np.float64)
     tol = ch.budget.bounded * ch.meas.ulp
     fin = np.isfinite(J).all(axis=(-1, -2))
+    loc = policy.local_budget(impl.function, None, np.abs(ch.exact.hi), format_of(ch.exact.rounded.dtype),
+                              ch.meas.ulp) * ch.meas.ulp
     with np.errstate(invalid="ignore"):
         rows = np.abs(J.sum(axis=-1))
         rtol = tol.sum(axis=-1) + J.shape[-1] * 2.0**-50 * np.abs(J).sum(axis=-1)
         asym = np.abs(J - np.swapaxes(J, -1, -2))
-        stol = tol + np.swapaxes(tol, -1, -2)
+        stol = loc + np.swapaxes(loc, -1, -2)
     bad_rows = fin[..., None] & (rows > rtol)
     if bad_rows.any():
         k = [int(i) for i in np.unravel_index(int(np.argmax(rows - rtol)), rows.shape)]

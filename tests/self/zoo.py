@@ -1,8 +1,10 @@
 """The bug zoo: deliberately broken softmax-family implementations.
 
-Each member names the defect class and the properties expected to catch it.
-Detection must come from the general generators and properties: nothing in
-the harness knows these members exist.
+Each member names the defect class and the properties expected to catch it
+(each of them, in each of its dtypes: test_bug_zoo.py); for every property
+some member is caught by that property alone (test_mutation.py).  Detection
+must come from the general generators and properties: nothing in the
+harness knows these members exist.
 """
 
 from __future__ import annotations
@@ -11,8 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness import policy
+from harness.conformance import explore, special_values
 from harness.impls import moved, unmove
-from harness.impls.numpy_impls import sparse_rows, stable_log_softmax, stable_softmax
+from harness.impls.numpy_impls import (
+    masked_softmax,
+    sparse_rows,
+    stable_log_softmax,
+    stable_logsumexp,
+    stable_sigmoid,
+    stable_softmax,
+)
 from harness.records import Case, Impl
 
 F32_64 = ("float32", "float64")
@@ -23,7 +34,8 @@ def _w(x):
 
 
 def _along(fn):
-    return lambda c: unmove(fn(moved(c)).astype(c.logits.dtype), c)
+    # An empty axis gives an empty output: the members' defects lie elsewhere.
+    return lambda c: unmove(fn(moved(c)).astype(c.logits.dtype) if c.row_length else moved(c).copy(), c)
 
 
 # --- softmax defects -------------------------------------------------------
@@ -122,14 +134,143 @@ def past_1024_grid(x):  # past 1024 elements a "sampled" fast path estimates the
     return e / e.sum(-1, keepdims=True)
 
 
-def flush_subnormal(x):  # flushes subnormal probabilities to zero (FTZ): a defect in float16 only
+def flush_subnormal(x):  # flushes subnormal probabilities to zero (FTZ) in float16
     s = stable_softmax(x)
     return np.where(np.abs(s) < np.finfo(s.dtype).tiny, 0, s).astype(s.dtype)
 
 
+# --- defects inside the summation budget -----------------------------------
+# From LONG elements on accuracy must allow SAFETY * (n - 1) >= 1998 ulps of
+# summation error, so a per-element error of up to ~1500 ulps passes it; only
+# a comparison in which the slice's common error cancels sees it.
+
+LONG = 1000
+LN2 = float(np.log(2))
+
+
+def fast_exp(d, step=LN2):
+    """exp after range reduction by ``step`` (ln2, or ln2 / 2 with a sqrt2
+    table) with a degree-4 Taylor polynomial: relative error up to
+    |r|**5 / 120 at |r| = step / 2, 4.2e-5 (~700 float32 ulps) for ln2 and
+    1.3e-6 (~22) for ln2 / 2."""
+    d = np.asarray(d, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        dc = np.nan_to_num(np.clip(d, -1e4, 1e4), nan=0.0)
+        k = np.rint(dc / step)
+        r = dc - k * step
+        p = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r / 24)))
+        halves = int(round(LN2 / step))  # 1 or 2 steps per power of two
+        k = k.astype(np.int64)
+        p = p * np.where(k % halves, np.sqrt(2.0), 1.0)
+        return np.where(np.isnan(d), np.nan, np.where(d == -np.inf, 0.0, np.ldexp(p, k // halves)))
+
+
+def _long_rows(fast, ref):
+    """``fast`` on long slices whose logits are all finite, ``ref`` otherwise."""
+    def call(x):
+        if x.shape[-1] < LONG:
+            return ref(x)
+        w = x.astype(np.float64)
+        ok = np.isfinite(w).all(-1, keepdims=True)
+        return np.where(ok, fast(np.where(ok, w, 0.0)), ref(x).astype(np.float64)).astype(x.dtype)
+    return call
+
+
+def _fast_softmax(w):  # vectorised long-row path with a polynomial exp: errors differ element to element
+    e = fast_exp(w - w.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def fast_log(p):
+    """log p = k ln2 + 2 atanh(z), z = (m - 1)/(m + 1), m in [1/sqrt2, sqrt2),
+    the series cut after z**3: absolute error up to 2 z**5 / 5 = 6e-5."""
+    m, k = np.frexp(p)
+    lo = m < np.sqrt(0.5)
+    m, k = np.where(lo, 2 * m, m), np.where(lo, k - 1, k)
+    z = (m - 1) / (m + 1)
+    return k * np.log(2) + 2 * (z + z ** 3 / 3)
+
+
+def _fast_log_softmax(w):  # long-row path: log of the probabilities by a polynomial log
+    d = w - w.max(-1, keepdims=True)
+    S = np.exp(d).sum(-1, keepdims=True)
+    p = np.exp(d) / S
+    # Where p underflows the kernel falls back to d - log S, so nothing goes -inf.
+    with np.errstate(all="ignore"):
+        return np.where(p > 1e-300, fast_log(np.where(p > 1e-300, p, 1.0)), d - np.log(S))
+
+
+def tile_rescale_fast_exp(x, keep, tile=128):  # per-tile correction exp(m_t - M) by a polynomial exp
+    w = np.where(keep, x.astype(np.float64), -np.inf)
+    if w.shape[-1] < LONG or not np.isfinite(np.where(keep, w, 0)).all():
+        return masked_softmax(x, keep)
+    ms, es = [], []
+    for start in range(0, w.shape[-1], tile):
+        blk = w[..., start:start + tile]
+        mb = blk.max(-1, keepdims=True)
+        ms.append(mb)
+        es.append(np.exp(blk - np.where(mb == -np.inf, 0, mb)))
+    M = np.max(np.concatenate(ms, -1), -1, keepdims=True)
+    M = np.where(M == -np.inf, 0, M)  # a fully masked slice: every term is 0
+    scaled = [eb * fast_exp(mb - M) for mb, eb in zip(ms, es)]
+    e = np.concatenate(scaled, -1)
+    S = e.sum(-1, keepdims=True)
+    return np.where(S > 0, e / np.where(S > 0, S, 1), 0.0).astype(x.dtype)
+
+
+def fixed_point_logits(x, keep, frac_bits=15):  # rounds logits to a Q.15 grid before the max subtraction
+    # Each probability moves by up to 2**-16 relative (~256 ulps), differently at x and at x + c.
+    if x.shape[-1] < LONG:
+        return masked_softmax(x, keep)
+    q = np.where(np.isfinite(x), np.round(x.astype(np.float64) * 2.0 ** frac_bits) / 2.0 ** frac_bits, x)
+    return masked_softmax(q, keep).astype(x.dtype)
+
+
+def jacobian_two_vectors(x):  # s_i (delta_ij - t_j) from two probability vectors: t recomputed with a fast exp
+    # t is off by up to ~50 ulps: inside accuracy's Jacobian budget (>= 82 ulps at n = 2), far outside symmetry's.
+    s = stable_softmax(_w(x)).astype(np.float64)
+    w = x.astype(np.float64)
+    e = fast_exp(w - w.max(-1, keepdims=True), step=LN2 / 2)
+    t = e / e.sum(-1, keepdims=True)
+    j = -s[..., :, None] * t[..., None, :]
+    idx = np.arange(s.shape[-1])
+    j[..., idx, idx] = s * (1 - t)
+    return j
+
+
+# --- defects one property alone sees ----------------------------------------
+
+def lse_truncated_sum(x):  # long-row path stores the sum as bfloat16 by dropping the low 16 bits of a float32
+    w = x.astype(np.float64)
+    if w.shape[-1] < LONG or not np.isfinite(w).all():
+        return stable_logsumexp(x)
+    m = w.max(-1)
+    S = np.exp(w - m[..., None]).sum(-1).astype(np.float32)
+    # Truncation only lowers S (to no less than 1): the result stays in [max, max + log n].
+    return m + np.log((S.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32).astype(np.float64))
+
+
+def reciprocal_up(x):  # multiplies by 1/S rounded up: a dominant probability comes out as 1 + ulp
+    w = _w(x)
+    e = np.exp(w - w.max(-1, keepdims=True))
+    r = np.nextafter((1 / e.sum(-1, keepdims=True)).astype(w.dtype), np.array(np.inf, w.dtype))
+    return e * r
+
+
+def log_safe_floor(x, keep):  # clamps to the smallest positive float "so a later log is finite"
+    s = masked_softmax(x, keep)
+    return np.maximum(s, np.nextafter(np.zeros((), s.dtype), np.ones((), s.dtype)))
+
+
+def pad_lane(x):  # pads each slice to at least one SIMD lane: an empty axis returns the pad (NaN), shape (..., 1)
+    if x.shape[-1] == 0:
+        x = np.full(x.shape[:-1] + (1,), -np.inf, x.dtype)
+    return stable_softmax(x)
+
+
 def noisy(x):  # nondeterministic: adds run-to-run noise at the last bit
     s = stable_softmax(x)
-    flip = np.random.default_rng().integers(0, 2, s.shape).astype(bool)
+    flip = np.random.default_rng().integers(0, 2, s.shape).astype(bool) & (s > 0)  # nonzero results only
     return np.where(flip, np.nextafter(s, np.ones_like(s)), s).astype(s.dtype)
 
 
@@ -197,11 +338,24 @@ def wrong_axis(case: Case):  # always reduces axis 0
         stable_softmax(case.logits)
 
 
+def flags(impl: Impl, dtype: str, prop: str) -> str | None:
+    """What ``prop`` says against ``impl`` in ``dtype`` within the ci profile
+    (None: it passes); special values through their fixed classes, as the
+    suite runs them."""
+    results = special_values(impl, dtype) if prop == "special_values" else [explore(impl, dtype, prop, profile="ci")]
+    bad = [r for r in results if not policy.passes(r.verdict)]
+    return f"{bad[0].verdict}: {bad[0].message[:200]}" if bad else None
+
+
 @dataclass
 class Member:
     impl: Impl
-    expect: tuple[str, ...]  # properties any one of which must flag it
+    expect: tuple[str, ...]  # properties each of which must flag it, in every dtype
     dtypes: tuple[str, ...] = F32_64
+    only: dict[str, tuple[str, ...]] | None = None  # expected properties that flag it in fewer dtypes
+
+    def dtypes_for(self, prop: str) -> tuple[str, ...]:
+        return (self.only or {}).get(prop, self.dtypes)
 
 
 def _impl(name, function, fn, **kw):
@@ -209,7 +363,8 @@ def _impl(name, function, fn, **kw):
 
 
 def _mask(fn):
-    return lambda c: unmove(fn(moved(c), np.moveaxis(c.mask, c.norm_axis, -1)).astype(c.logits.dtype), c)
+    return lambda c: unmove(fn(moved(c), np.moveaxis(c.mask, c.norm_axis, -1)).astype(c.logits.dtype)
+                            if c.row_length else moved(c).copy(), c)
 
 
 MEMBERS = [
@@ -233,10 +388,11 @@ MEMBERS = [
     Member(_impl("blocked_masked_tile", "softmax", _along(blocked_masked_tile)), ("accuracy", "stability")),
     Member(_impl("long_row_half_sum", "softmax", _along(long_row_half_sum)), ("accuracy",)),
     Member(_impl("past_1024_grid", "softmax", _along(past_1024_grid)), ("accuracy", "sum_to_one")),
-    # FTZ is the named, passing verdict ftz in bfloat16/float32/float64 (policy.py); float16 loses up to 6.1e-5.
     Member(_impl("flush_subnormal", "softmax", _along(flush_subnormal)), ("stability", "accuracy"), ("float16",)),
     Member(_impl("nondeterministic", "softmax", _along(noisy)), ("contract",)),
-    Member(_impl("mask_fill_-1e4", "masked_softmax", _mask(mask_fill)), ("masked", "accuracy")),
+    # The fill leaks only where every kept logit is far below -1e4: the ci draws reach that in float64.
+    Member(_impl("mask_fill_-1e4", "masked_softmax", _mask(mask_fill)), ("masked", "accuracy"),
+           only={"masked": ("float64",)}),
     Member(_impl("mask_after_softmax", "masked_softmax", _mask(mask_after)), ("accuracy", "sum_to_one")),
     Member(_impl("log_of_softmax", "log_softmax", _along(log_of_softmax)), ("accuracy", "stability")),
     Member(_impl("log_softmax_unshifted", "log_softmax", _along(lsm_unshifted)), ("accuracy", "stability")),
@@ -253,6 +409,28 @@ MEMBERS = [
     Member(_impl("cross_entropy_eps", "cross_entropy", lambda c: ce_eps(moved(c), c.labels).astype(c.logits.dtype),
                  supports=lambda c: None if c.labels is not None and c.labels.dtype.kind in "iu" else "index labels"),
            ("accuracy",), ("float64",)),  # f32: a 1e-7 epsilon is ~u, inside the budget
+    # Each of these escapes every property but the one named (test_mutation.py).
+    Member(_impl("long_row_fast_exp", "softmax", _along(_long_rows(_fast_softmax, stable_softmax))),
+           ("monotonicity",), ("float32",)),
+    Member(_impl("long_row_fast_log", "log_softmax", _along(_long_rows(_fast_log_softmax, stable_log_softmax))),
+           ("log_consistency",), ("float32",)),
+    Member(_impl("tile_rescale_fast_exp", "masked_softmax", _mask(tile_rescale_fast_exp), profile="masked"),
+           ("permutation",), ("float32",)),
+    Member(_impl("fixed_point_logits", "masked_softmax", _mask(fixed_point_logits), profile="masked"),
+           ("shift_invariance",), ("float32",)),
+    Member(_impl("reciprocal_round_up", "softmax", _along(reciprocal_up)), ("sum_to_one",)),
+    Member(_impl("long_row_truncated_sum_lse", "logsumexp",
+                 lambda c: lse_truncated_sum(moved(c)).astype(c.logits.dtype) if c.row_length else
+                 np.full(moved(c).shape[:-1], -np.inf, c.logits.dtype)), ("accuracy",)),
+    Member(_impl("jacobian_two_vectors", "softmax_jacobian",
+                 lambda c: jacobian_two_vectors(c.logits).astype(c.logits.dtype), last_axis_only=True),
+           ("jacobian",), ("float32",)),
+    # The seed article's claim on its own code: its from-scratch (unshifted)
+    # torch softmax is not the sigmoid it says it equals; it overflows past x = 88.
+    Member(_impl("sigmoid_beside_scratch_softmax", "sigmoid", lambda c: stable_sigmoid(c.logits),
+                 partner="torch.seed_scratch_softmax[cpu]", requires=("torch",)), ("sigmoid_equivalence",)),
+    Member(_impl("log_safe_floor", "masked_softmax", _mask(log_safe_floor), profile="masked"), ("masked",)),
+    Member(_impl("empty_axis_pad_lane", "softmax", lambda c: unmove(pad_lane(moved(c)), c)), ("special_values",)),
     Member(_impl("sparse_implicit_zero", "sparse_softmax", sparse_dense_zero,
                  supports=lambda c: None if c.indices is not None else "needs indices"), ("accuracy",)),
 ]
@@ -265,4 +443,4 @@ CONTROLS = (
 )
 
 # keep the helpers referenced (used by members through closures)
-__all__ = ["CONTROLS", "MEMBERS", "Member", "sparse_rows", "stable_log_softmax"]
+__all__ = ["CONTROLS", "MEMBERS", "Member", "flags", "sparse_rows", "stable_log_softmax"]
