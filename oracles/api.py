@@ -232,11 +232,12 @@ def _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt) -> Exact:
                 continue
             act_set = set(act)
             off = [t for i, t in enumerate(ts) if i not in act_set]
+            # IEEE first: one 0 * log(0) = 0 * -inf is NaN, and NaN + inf is NaN.
+            if profile == "ieee" and any(t == 0 for t in off):
+                out.fill([r], math.nan)
+                continue
             if any(t != 0 for t in off):
                 out.fill([r], math.inf)
-                continue
-            if off and profile == "ieee":  # 0 * log(0) = 0 * -inf is NaN in IEEE arithmetic
-                out.fill([r], math.nan)
                 continue
             tact = [ts[i] for i in act]
             out.put([r], K.ziv(lambda: K.k_cross_entropy_soft(xs, tact), fmt))

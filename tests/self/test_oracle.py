@@ -154,3 +154,10 @@ def test_log_family_values():
     assert oracles.logsumexp(x) == float(lse)
     assert oracles.log_softmax(x).tolist() == [float(mp.mpf(v) - lse) for v in (1, 2, 3)]
     assert math.isclose(float(oracles.sigmoid(np.array([3.0]))[0]), 1 / (1 + math.exp(-3)), rel_tol=1e-15)
+
+
+def test_soft_cross_entropy_with_a_zero_target_on_a_minus_inf_logit():
+    # Class 0: t = 0 at s = 0 (0 * log 0); class 1: t > 0 at s = 0 (an infinite loss).
+    x, t = np.array([[-np.inf, -np.inf, 0.0]]), np.array([[0.0, 0.5, 0.5]])
+    assert np.isnan(oracles.cross_entropy(x, t, profile="ieee")[0])  # 0 * -inf is NaN, and NaN + inf is NaN
+    assert oracles.cross_entropy(x, t, profile="limit")[0] == np.inf  # 0 log 0 = 0 leaves the infinite term

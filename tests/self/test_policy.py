@@ -87,3 +87,24 @@ def test_metamorphic_pairs_fall_back_to_absolute_units_where_ulps_overflow():
     near = _grade_pair("permutation", inf, np.array([np.inf, 8.0]), np.array([np.inf, 4.0]), "f(Px) vs P f(x)",
                        (np.array([1e-16, 0.0]), np.array([1e-14, 0.0]), np.array([1e-15, 0.0])))
     assert near.verdict == "good" and near.max_ulp == 3.0
+
+
+def _soft_ce_accuracy(x: np.ndarray, t: np.ndarray, out: np.ndarray) -> str:
+    from harness.evaluate import accuracy
+    from harness.records import Impl
+    impl = Impl("t.ce", "t", "cross_entropy", lambda c: out)
+    return accuracy(impl, Case(x, labels=t), out).verdict
+
+
+def test_a_nan_cross_entropy_is_accepted_only_where_the_stable_algorithm_overflows():
+    # Logits spread past float64's range: x_0 - logsumexp(x) = -2.6e308 is -inf, and 0 * -inf is NaN.
+    t = np.array([[0.0, 1.0]])
+    past = np.array([[-0.9e308, 1.7e308]])
+    assert policy.beyond_range(past, FORMATS["float64"], t).tolist() == [True]
+    assert _soft_ce_accuracy(past, t, np.array([np.nan])) == "bounded"
+    # The same NaN on a row the algorithm handles (the loss is about 1e308, no intermediate overflows) is a defect.
+    inside = np.array([[-0.5e308, 0.5e308]])
+    assert policy.beyond_range(inside, FORMATS["float64"], t).tolist() == [False]
+    assert _soft_ce_accuracy(inside, t, np.array([np.nan])) == "wrong-special"
+    # Index labels form only the label's term: never beyond.
+    assert policy.beyond_range(past, FORMATS["float64"], np.array([1])) is None
