@@ -55,7 +55,7 @@ def test_crash_storm_every_healthy_result_stands_and_crashers_are_quarantined(tm
     from harness.commands.run import DIST
 
     # run's distribution mode: loadgroup's scheduler never finished this session
-    cmd = _pytest_cmd(res, "-n", "2", "--dist", DIST, "--test-timeout", "3", "--impls", "storm.*")
+    cmd = _pytest_cmd(res, "-n", "2", "--dist", DIST, "--test-timeout", "5", "--impls", "storm.*")
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_env(SOFTMAX_HARNESS_IMPLS=STORM),
                        timeout=300)
     out = r.stdout[-4000:] + r.stderr[-2000:]
