@@ -11,6 +11,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from .modes import modes
+
 PACKAGES = ("numpy", "scipy", "mpmath", "gmpy2", "python-flint", "ml_dtypes", "hypothesis", "torch",
             "tensorflow-cpu", "tensorflow", "keras", "jax", "jaxlib", "numba", "llvmlite",
             "cupy-cuda12x", "cupy-cuda13x")
@@ -49,14 +51,6 @@ def cpu_flags() -> list[str]:
 def fingerprint() -> dict:
     """What a verdict may depend on besides the code: package versions and CPU flags."""
     return {"versions": versions(), "cpu": cpu_flags()}
-
-
-def modes() -> dict:
-    return {
-        "tf_onednn": "off" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0" else "on",
-        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-        "jax_x64": "on" if os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true") else "off",
-    }
 
 
 def gpu_name() -> str | None:

@@ -8,18 +8,12 @@ reports `wrong-dtype`.  JAX is imported inside the adapters.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 import numpy as np
 
+from ..modes import x64_mode
 from ..records import Case, Impl
-
-
-def x64_mode() -> str:
-    """JAX parses the variable as a bool: 1/true/yes/on/t/y enable it."""
-    v = os.environ.get("JAX_ENABLE_X64", "").strip().lower()
-    return "on" if v in ("1", "true", "yes", "on", "t", "y") else "off"
 
 
 @cache

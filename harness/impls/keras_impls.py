@@ -12,31 +12,15 @@ float64 -> float32 promotion rule off TensorFlow) the properties report it.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
 from oracles.formats import FORMATS
 
+from ..modes import backend_mode, onednn_mode, x64_mode
 from ..records import Case, Impl, is_soft
-from .jax_impls import x64_mode
-from .tf_impls import onednn_mode
 
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax", "numpy": None,
                     "openvino": "openvino"}
-
-
-def backend_mode() -> str:
-    env = os.environ.get("KERAS_BACKEND")
-    if env:
-        return env
-    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
-    try:
-        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
-    except (OSError, ValueError, AttributeError):
-        return "tensorflow"
 
 
 def _keras(expected: str):

@@ -11,36 +11,11 @@ adapters, which check that the process really runs the mode in the id.
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-
 import numpy as np
 
+from ..modes import onednn_mode
 from ..records import Case, Impl, is_soft
 from . import ALL_DTYPES, moved
-
-NN_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
-
-
-def _default_on() -> bool:
-    if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return bool(NN_FLAGS & set(flags))
-
-
-def onednn_mode() -> str:
-    v = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
-    if v in ("0", "false"):
-        return "off"
-    if v in ("1", "true"):
-        return "on"
-    return "on" if _default_on() else "off"
 
 
 def _tf():

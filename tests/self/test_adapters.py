@@ -227,3 +227,23 @@ def test_hidden_package_is_unavailable():
         assert not ok and pkg in reason, (impl_id, reason)
     assert got["numpy.stable_softmax"] == [True, ""]
     assert sum(1 for i in got if i.startswith("tf.")) >= 9  # listed, not dropped
+
+
+@pytest.mark.parametrize(("env", "cpu_nn", "want"), [
+    ({}, False, ("off", "tensorflow", "off")), ({}, True, ("on", "tensorflow", "off")),
+    ({"TF_ENABLE_ONEDNN_OPTS": "0", "JAX_ENABLE_X64": "yes", "KERAS_BACKEND": "jax"}, True, ("off", "jax", "on")),
+])
+def test_the_run_record_and_the_ids_read_each_mode_alike(monkeypatch, tmp_path, env, cpu_nn, want):
+    from harness import environment, modes
+    from harness.impls import jax_impls, tf_impls
+
+    for var in ("TF_ENABLE_ONEDNN_OPTS", "JAX_ENABLE_X64", "KERAS_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json there
+    monkeypatch.setattr(modes, "_default_on", lambda: cpu_nn)
+    rec = environment.modes()
+    assert (rec["tf_onednn"], rec["keras_backend"], rec["jax_x64"]) == want
+    assert all(i.id.endswith(f"[onednn={want[0]}]") for i in tf_impls.impls() if i.device == "cpu")
+    assert all(f"[x64={want[2]}" in i.id for i in jax_impls.impls())
