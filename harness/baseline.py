@@ -23,7 +23,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .registry import UsageError, glob_match
+from .errors import UsageError
+from .registry import glob_match
 
 FIELDS = ("impl", "property", "dtype", "regime")
 ENV_DEPENDENT = "environment-dependent"

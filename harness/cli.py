@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    from .registry import UsageError
+    from .errors import UsageError
 
     # Our warnings (a baseline entry matching nothing, say) are messages to the user: one line each.
     warnings.showwarning = lambda message, category, *a, **k: sys.stderr.write(

@@ -48,7 +48,7 @@ def profile_settings(name: str, database: bool = False, **overrides) -> settings
     failing examples (random-seed runs only: with a fixed seed a replayed
     example would make the verdict depend on earlier runs)."""
     if name not in PROFILES:
-        from .registry import UsageError
+        from .errors import UsageError
 
         raise UsageError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
     kw = dict(PROFILES[name])
@@ -89,17 +89,13 @@ class Tracker:
         self.regimes[case.regime] = self.regimes.get(case.regime, 0) + 1
         if f.max_ulp is not None and np.isfinite(f.max_ulp):
             self.max_ulp = f.max_ulp if self.max_ulp is None else max(self.max_ulp, f.max_ulp)
-        if self.worst is None or _rank(f) > _rank(self.worst):
+        if self.worst is None or policy.severity(f) > policy.severity(self.worst):
             self.worst, self.worst_case = f, case
         for p in f.stats.get("points", [])[:8]:
             if len(self.points) < MAX_POINTS:
                 self.points.append(p)
         if "output_sha" in f.stats and len(self.outputs) < 32:
             self.outputs[case.id] = f.stats["output_sha"]
-
-
-def _rank(f: Finding) -> tuple:
-    return (policy.VERDICTS.index(f.verdict) if f.verdict in policy.VERDICTS else 99, f.max_ulp or 0.0)
 
 
 def _blob(exc: BaseException) -> str | None:

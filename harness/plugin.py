@@ -72,7 +72,8 @@ class HarnessConfig:
 
         from .conformance import PROFILE_ENV
         from .conformance import PROFILES as HYP
-        from .registry import UsageError, split_csv
+        from .errors import UsageError
+        from .registry import split_csv
         from .special_values import GATES as CONVENTION_GATES
 
         opt = config.getoption
@@ -139,7 +140,7 @@ class HarnessConfig:
 
 
 def pytest_configure(config):
-    from .registry import UsageError
+    from .errors import UsageError
 
     try:
         config._harness = HarnessConfig(config)

@@ -129,9 +129,19 @@ def flush_message(fmt: Format) -> str:
             + ("" if fmt.min_normal < FTZ_PASSES_BELOW else f", a real probability in {fmt.name}"))
 
 
+def rank(verdict: str) -> int:
+    """Position in VERDICTS, best first; a verdict not listed ranks worst."""
+    return _RANK.get(verdict, len(VERDICTS))
+
+
+def severity(finding) -> tuple:
+    """Order of findings (anything with ``verdict`` and ``max_ulp``): the verdict, then the larger error."""
+    return (rank(finding.verdict), finding.max_ulp or 0.0)
+
+
 def worst(verdicts) -> str:
     vs = list(verdicts)
-    return max(vs, key=lambda v: _RANK.get(v, len(VERDICTS))) if vs else "exact"
+    return max(vs, key=rank) if vs else "exact"
 
 
 def passes(verdict: str, gate: str = "bounded") -> bool:

@@ -506,7 +506,7 @@ def special_values_prop(impl: Impl, case: Case) -> Finding:
     worst = None
     for name, values in classes_for(impl).items():
         f, _ = check_class(impl, case.dtype, name, values)
-        if worst is None or policy.VERDICTS.index(f.verdict) > policy.VERDICTS.index(worst.verdict):
+        if worst is None or policy.rank(f.verdict) > policy.rank(worst.verdict):
             worst = f
     return worst
 

@@ -19,6 +19,8 @@ import numpy as np
 from oracles.api import FUNCTIONS as ORACLE_FUNCTIONS
 from oracles.formats import FORMATS, dtype_name
 
+from .dtypes import DTYPES
+
 SCHEMA_VERSION = 1
 HEX_LIMIT = 64  # arrays up to this many elements also carry readable hex floats
 
@@ -169,7 +171,7 @@ class Impl:
     family: str
     function: str
     fn: Callable[[Case], np.ndarray]
-    dtypes: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+    dtypes: tuple[str, ...] = DTYPES
     device: str = "cpu"
     requires: tuple[str, ...] = ()
     notes: str = ""

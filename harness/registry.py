@@ -13,6 +13,7 @@ import importlib
 import os
 from functools import lru_cache
 
+from .errors import UsageError  # noqa: F401  (re-exported: outside code imports it from here)
 from .records import Impl
 
 BUILTIN = (
@@ -29,10 +30,6 @@ ENTRY_POINT_GROUP = "softmax_harness.implementations"
 # Unpackaged code: comma-separated ``pkg.mod:callable`` or ``path/to/file.py:callable``
 # targets, each returning an Impl or a list of them (no entry point needed).
 EXTRA_ENV = "SOFTMAX_HARNESS_IMPLS"
-
-
-class UsageError(ValueError):
-    """Bad input from a user: reported as one line with exit status 2."""
 
 
 @lru_cache(maxsize=1)

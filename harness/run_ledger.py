@@ -113,7 +113,8 @@ class Ledger:
 def crash_result(h, note: dict, nodeid: str, config) -> Result:
     """The Result for a test whose worker died: ``timeout`` where it outlived
     the watchdog's limit, ``crash`` otherwise."""
-    from .registry import UsageError, env_prefix, get
+    from .errors import UsageError
+    from .registry import env_prefix, get
 
     try:
         impl = get(note["impl"])

@@ -59,7 +59,7 @@ def choose_seed(value: str | None, profile: str, handoff: bool = False) -> SeedC
     ``handoff`` also accepts ``random:N``, what ``option()`` gives: how ``run``
     and the xdist controller pass one drawn seed on to their processes."""
     from .conformance import PROFILES  # only when resolving: the parser must stay light
-    from .registry import UsageError
+    from .errors import UsageError
 
     if value is None:
         if PROFILES.get(profile, {}).get("derandomize"):

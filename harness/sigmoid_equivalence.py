@@ -25,7 +25,8 @@ NAME = "sigmoid_equivalence"
 
 
 def _partner(impl: Impl) -> Impl | None:
-    from .registry import UsageError, get
+    from .errors import UsageError
+    from .registry import get
 
     if not impl.partner:
         return None
@@ -94,4 +95,4 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
                                     f"{partner.id}([a, b])[1] vs sigmoid(fl(b - a))"))
     from . import policy
 
-    return max(findings, key=lambda f: (policy.VERDICTS.index(f.verdict), f.max_ulp or 0.0))
+    return max(findings, key=policy.severity)

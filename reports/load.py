@@ -36,9 +36,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import UsageError
 from harness.policy import VERDICTS
 from harness.records import SCHEMA_VERSION, Result
-from harness.registry import UsageError
 from harness.results_store import has_runs, is_run, select_runs
 
 _NUM = (int, float)

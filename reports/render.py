@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from harness.diagnosis import diagnose_one
-from harness.policy import PASSING, VERDICTS, worst
+from harness.dtypes import DTYPES
+from harness.dtypes import SHORT as DTYPE_SHORT
+from harness.policy import PASSING, VERDICTS, rank, worst
 from harness.records import FUNCTIONS
 
 from . import svg
 from .load import ResultSet, load
 
-DTYPES = ("float16", "bfloat16", "float32", "float64")
-DTYPE_SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 PROFILES = ("ieee", "limit", "masked")
 NEUTRAL = ("unsupported", "unavailable")  # do not colour a cell when anything else ran
 MAX_FAILURES = 200
@@ -69,7 +69,6 @@ VERDICT_COLOURS = {
     "crash": ("#222222", "#fff"),
     "timeout": ("#444444", "#fff"),
 }
-RANK = {v: i for i, v in enumerate(VERDICTS)}
 
 
 def effective(r: dict) -> str:
@@ -79,10 +78,6 @@ def effective(r: dict) -> str:
 
 def failing(v: str) -> bool:
     return v not in PASSING
-
-
-def rank(v: str) -> int:
-    return RANK.get(v, len(VERDICTS))
 
 
 def cell_verdict(verdicts) -> str:
@@ -452,7 +447,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> dict:
 
     # -------- summary
     counts = Counter(r["_eff"] for r in all_results)
-    verdict_cols = [v for v in VERDICTS if counts.get(v)] + sorted(v for v in counts if v not in RANK)
+    verdict_cols = [v for v in VERDICTS if counts.get(v)] + sorted(v for v in counts if v not in VERDICTS)
     envs = []
     for rs in sets:
         envs.append(_env_entry(rs, [r for r in all_results if r["_dir"] == str(rs.dir)]))

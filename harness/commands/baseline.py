@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .. import baseline as B
-from ..registry import UsageError
+from ..errors import UsageError
 
 
 def register(sub) -> None:

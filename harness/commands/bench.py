@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..dtypes import DTYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -102,7 +104,7 @@ def zoo_times() -> list[dict]:
 def main(args) -> int:
     figures: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     rows, n = (2, 1000) if args.quick else (8, 1000)
-    figures["oracle"] = [oracle_rate(d, rows, n) for d in ("float16", "bfloat16", "float32", "float64")]
+    figures["oracle"] = [oracle_rate(d, rows, n) for d in DTYPES]
     for r in figures["oracle"]:
         print(f"oracle softmax {r['dtype']:9} mpmath {r['mpmath_elements_per_s']:>9,}/s, "
               f"certified fast path {r['fast_elements_per_s']:>11,}/s ({r['ratio']}x)")

@@ -98,7 +98,7 @@ def canonical_target(target: str) -> str:
 
 def load_target(target: str):
     """The callable named by TARGET, or a UsageError saying what is wrong."""
-    from ..registry import UsageError
+    from ..errors import UsageError
 
     mod_part, sep, attr = target.rpartition(":")
     if not sep or not mod_part or not attr:
@@ -143,8 +143,8 @@ def load_target(target: str):
 
 
 def target_impl(target: str, function: str):
+    from ..errors import UsageError
     from ..records import Impl
-    from ..registry import UsageError
 
     if function not in CONVENTIONS:
         raise UsageError(f"function {function!r} cannot be checked; choose from {', '.join(CONVENTIONS)}")
@@ -211,7 +211,8 @@ def _check(args) -> int:
 
     from .. import policy
     from ..conformance import PROFILES
-    from ..registry import UsageError, split_csv
+    from ..errors import UsageError
+    from ..registry import split_csv
     from ..seeding import choose_seed
     from ..special_values import GATES
 

@@ -11,7 +11,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from ..registry import UsageError
+from ..errors import UsageError
 
 REPRO_INLINE_MAX = 32 * 1024  # characters: longer reproducers read their case from a file
 

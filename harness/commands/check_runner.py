@@ -205,7 +205,7 @@ def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sin
     """Feed tasks to a child; a dead or hung child costs only its task.
     ``sink`` gets each task's list of Result dicts as it finishes.  Returns
     the tasks not run (after MAX_HUNG_IN_A_ROW timeouts in a row)."""
-    from ..registry import UsageError
+    from ..errors import UsageError
 
     worker = None
     hung_in_a_row = 0

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import baseline as B
+from ..errors import UsageError
 from ..policy import PASSING
-from ..registry import UsageError
 from .baseline import read_results, recorded
 
 

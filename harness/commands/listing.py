@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sys
 
+from ..dtypes import SHORT
+
 COLUMNS = ("id", "family", "function", "device", "dtypes", "available", "reason")
-SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 
 
 def register(sub) -> None:

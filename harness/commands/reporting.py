@@ -49,7 +49,7 @@ def register(sub) -> None:
 def report_main(args) -> int:
     from reports.render import render_with_model
 
-    from ..registry import UsageError
+    from ..errors import UsageError
 
     if args.max_failures < 0:
         raise UsageError("--max-failures must be >= 0")
@@ -75,7 +75,7 @@ def _safe(name: str) -> str:
 def merge_main(args) -> int:
     from reports.load import load
 
-    from ..registry import UsageError
+    from ..errors import UsageError
 
     sets = load(args.dirs, args.all_runs)  # validates every line; raises LoadError (exit 2) before anything is written
     out = Path(args.out)

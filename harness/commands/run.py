@@ -38,7 +38,7 @@ QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": 
 
 def suite_dir() -> Path:
     """The installed suite's folder (editable or not): pytest needs real files."""
-    from ..registry import UsageError
+    from ..errors import UsageError
 
     path = Path(str(files(SUITE_PACKAGE)))
     if not (path / "test_accuracy.py").is_file():
@@ -84,7 +84,8 @@ def _validate(args) -> None:
     from oracles import DTYPE_NAMES
 
     from ..conformance import PROFILES
-    from ..registry import UsageError, select, split_csv
+    from ..errors import UsageError
+    from ..registry import select, split_csv
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")

@@ -95,8 +95,9 @@ def main(args) -> int:
     from oracles import DTYPE_NAMES
 
     from .. import __version__, policy
+    from ..errors import UsageError
     from ..records import FUNCTIONS
-    from ..registry import UsageError, split_csv
+    from ..registry import split_csv
 
     functions = split_csv(args.functions) or list(DEFAULT_FUNCTIONS)
     dtypes = split_csv(args.dtypes) or list(DTYPE_NAMES)

@@ -8,7 +8,7 @@ import numpy as np
 
 from oracles import FORMATS, Format
 
-DTYPES = tuple(FORMATS)
+from ..dtypes import DTYPES  # noqa: F401  (re-exported: the strategies' dtype list)
 
 
 def fmt(dtype: str) -> Format:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.baseline import Baseline, Entry, dump, load
-from harness.registry import UsageError, all_impls, glob_match, select
+from harness.errors import UsageError
+from harness.registry import all_impls, glob_match, select
 
 ROW = {"impl": "tf.nn.softmax[onednn=off]", "property": "accuracy", "dtype": "float32", "regime": "underflow",
        "verdict": "out-of-bound"}

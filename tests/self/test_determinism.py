@@ -85,7 +85,7 @@ def _first_in(seen: list, regime: str) -> str:
 
 
 def test_choose_seed_defaults_and_validation():
-    from harness.registry import UsageError
+    from harness.errors import UsageError
     from harness.seeding import DEFAULT_SEED, choose_seed
 
     dev, ci = choose_seed(None, "dev"), choose_seed(None, "ci")

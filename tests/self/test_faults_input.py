@@ -224,7 +224,7 @@ def test_an_unknown_verdict_in_a_results_file_names_file_line_and_verdict(tmp_pa
 ])
 def test_a_bad_baseline_is_a_one_line_usage_error(content, words, tmp_path):
     from harness.baseline import load
-    from harness.registry import UsageError
+    from harness.errors import UsageError
 
     p = tmp_path / "b.toml"
     if content is None:
