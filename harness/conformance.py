@@ -8,7 +8,6 @@ is the shrunk one and the same seed gives the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -294,8 +293,6 @@ def _keep_worst_slice(res: Result, case: Case, out: np.ndarray, exp: np.ndarray,
                                 "output": encode_array(out[at]), "expected": encode_array(exp[at])}
 
 
-def output_sha(out: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(out).tobytes()).hexdigest()[:12]
 
 
 def env_id_default() -> str:

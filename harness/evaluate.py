@@ -7,7 +7,6 @@ process, so every implementation and property on the same case pays once.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from oracles import fast as fast_oracle
 from oracles.api import sparse_slices
 
 from . import policy
-from .records import Case, Finding, Impl, finite_or_none, is_soft
+from .records import Case, Finding, Impl, finite_or_none, is_soft, output_sha
 from .ulp import Measure, measure
 
 _CACHE: OrderedDict = OrderedDict()
@@ -212,7 +211,7 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         msg = f"{policy.flush_message(fmt)}; {msg}"
     stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),
              "points": _points(case, impl.function, meas.err, bud.bounded),
-             "output_sha": hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest()[:12],
+             "output_sha": output_sha(got),
              "grades": {g: int((tiers == i).sum()) for i, g in enumerate(policy.GRADES + ("out-of-bound",))
                         if (tiers == i).any()}}
     return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats)

@@ -12,165 +12,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from oracles import format_of
 
 from . import policy
-from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
+from .evaluate import ROW_FUNCTIONS, invoke
 from .evaluate import accuracy as _accuracy
 from .evaluate import contract as _contract
+from .judging import grade_pair, pair_absolute, pair_spread, run_checked, signed_errors, spread, ulp_distance
 from .records import Case, Finding, Impl, is_soft
 from .sigmoid_equivalence import sigmoid_equivalence
-from .ulp import measure
 
 SOFTMAX_LIKE = ("softmax", "masked_softmax", "sparse_softmax")
-ROWWISE = ("softmax", "log_softmax", "masked_softmax", "softmax_vjp")
-
-
-@dataclass
-class Checked:
-    """Output plus the oracle view of it, shared by the metamorphic properties."""
-
-    out: np.ndarray
-    exact: object
-    meas: object
-    budget: policy.Budget
-    abs_budget: policy.Budget | None = None  # absolute units, where some ulp budget overflowed
-
-    def absolute(self) -> policy.Budget:
-        if self.abs_budget is not None:
-            return self.abs_budget
-        return policy.Budget(self.budget.good * self.meas.ulp, self.budget.bounded * self.meas.ulp)
-
-
-def _run(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
-    oc = invoke(impl, case)
-    c = _contract(impl, case, oc, mutation=False)
-    if c.verdict != "exact":
-        return c, None
-    ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
-    fmt = format_of(ex.rounded.dtype)
-    meas = measure(oc.output, ex, fmt)
-    bud = budget_for(case, impl.function, ex, meas)
-    return None, Checked(np.asarray(oc.output), ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
-
-
-def _pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> tuple:
-    """(|a - b|, allowed bounded, allowed good) in absolute units, for _grade_pair:
-    _diff_ulp with a unit ulp, so equal bits and NaN beside NaN are 0 as there."""
-    return _diff_ulp(a, b, 1.0), allowed.bounded, allowed.good
-
-
-def _grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str,
-                absolute: tuple | None = None) -> Finding:
-    """Grade a metamorphic discrepancy (in ulps) against summed budgets.
-    ``absolute`` = (difference, allowed, good) in absolute units replaces the
-    ulp figures where the allowed ulps overflowed (inf would allow anything)."""
-    if diff_ulp.size == 0:
-        return Finding(name, "exact", 0.0, message="empty")
-    over = np.isinf(allowed) if absolute is not None else np.zeros(np.shape(allowed), dtype=bool)
-    if over.any():
-        da, aa, ga = absolute
-        diff_ulp = np.where(over, np.where(np.isnan(diff_ulp), np.nan, da), diff_ulp)
-        allowed, good = np.where(over, aa, allowed), np.where(over, ga, good)
-    d = np.where(np.isnan(diff_ulp), np.inf, diff_ulp)
-    ratio = d / np.maximum(allowed, 1e-300)
-    k = int(np.argmax(ratio))
-    idx = [int(i) for i in np.unravel_index(k, d.shape)]
-    worst = float(d.reshape(-1)[k])
-    if not np.isfinite(d).all() and not (d.reshape(-1)[k] <= allowed.reshape(-1)[k]):
-        return Finding(name, "wrong-special", None, idx, f"{what}: special-value mismatch at {tuple(idx)}")
-    mx = float(d.max())
-    if (d <= 0).all():
-        verdict = "exact"
-    elif (d <= good).all():
-        verdict = "good"
-    elif (d <= allowed).all():
-        verdict = "bounded"
-    else:
-        verdict = "out-of-bound"
-    unit = "apart (absolute)" if over.reshape(-1)[k] else "ulp apart"
-    if over.any():
-        mx = float(np.nanmax(np.where(over, np.nan, d))) if not over.all() else None
-    return Finding(name, verdict, mx, idx, f"{what}: {worst:.3g} {unit} at {tuple(idx)} "
-                   f"(allowed {allowed.reshape(-1)[k]:.3g})", float(allowed.reshape(-1)[k]))
-
-
-def _diff_ulp(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.where(same, 0.0, np.abs(a64 - b64) / ulp)
-
-
-# Within-slice comparisons: the error a slice shares (its one computed S, or
-# log S) cancels, so what is left is held to policy.local_budget, not to the
-# summation budget accuracy must allow.
-LOCAL = ("softmax", "masked_softmax", "log_softmax")
-
-
-def _signed(case: Case, function: str, ch: Checked) -> tuple:
-    """(error, tolerance, kept, to_ulps): the signed error of each element,
-    relative for probabilities and absolute for logs (units in which a
-    slice-common error is one constant), its local budget in the same units,
-    the elements that take part, and the factor back to ulps."""
-    fmt = format_of(ch.exact.rounded.dtype)
-    x, keep, _ = _stats_input(case, function)
-    ax = case.norm_axis
-    mv = lambda a: np.moveaxis(a, ax, -1)  # noqa: E731
-    hi, lo = ch.exact.hi.astype(np.float64), ch.exact.lo.astype(np.float64)
-    loc = np.moveaxis(policy.local_budget(function, policy.row_stats(x, keep), mv(np.abs(hi)), fmt, mv(ch.meas.ulp)),
-                      -1, ax)
-    out = ch.out.astype(np.float64)
-    with np.errstate(all="ignore"):
-        err = (out - hi) - lo
-        kept = np.isfinite(out) & np.isfinite(hi) & np.isfinite(loc)
-        if function == "log_softmax":
-            return err, loc * ch.meas.ulp, kept, 1.0 / ch.meas.ulp
-        # Elements that their local error may take below the normal range are left to accuracy and
-        # stability: there errors are absolute, and a flush to zero is a behaviour of its own.
-        kept &= np.abs(hi) - loc * ch.meas.ulp >= fmt.min_normal
-        return err / hi, loc * ch.meas.ulp / np.abs(hi), kept, np.abs(hi) / ch.meas.ulp
-
-
-def _spread(name: str, case: Case, e: np.ndarray, t: np.ndarray, kept: np.ndarray, scale: np.ndarray,
-            what: str) -> Finding | None:
-    """Out-of-bound where no one constant per slice is within t_i of every e_i
-    (that constant would be the slice's common error)."""
-    ax = case.norm_axis
-    flat = lambda a: np.moveaxis(np.broadcast_to(a, e.shape), ax, -1).reshape(-1, e.shape[ax])  # noqa: E731
-    E, T, K, U = flat(e), flat(t), flat(kept), flat(scale)
-    with np.errstate(all="ignore"):  # infinite budgets: anything goes there
-        low, high = np.where(K, E - T, -np.inf), np.where(K, E + T, np.inf)
-        gap = low.max(axis=1, initial=-np.inf) - high.min(axis=1, initial=np.inf)
-    if E.size == 0 or not (gap > 0).any():
-        return None
-    r = int(np.argmax(np.where(gap > 0, gap * U.max(axis=1, where=K, initial=0), -1)))
-    i, j = int(np.argmax(low[r])), int(np.argmin(high[r]))
-    apart, allowed = (E[r, i] - E[r, j]) * U[r, i], (T[r, i] + T[r, j]) * U[r, i]
-    lead = np.unravel_index(r, np.moveaxis(e, ax, -1).shape[:-1])
-    idx = [int(v) for v in lead]
-    idx.insert(ax % max(e.ndim, 1), i)
-    return Finding(name, "out-of-bound", float(apart), idx,
-                   f"{what}: elements {i} and {j} of slice {r} are {apart:.3g} ulp apart beyond the error their "
-                   f"slice shares (allowed {allowed:.3g})", float(allowed))
-
-
-def _pair_spread(name: str, function: str, ca: Case, a: Checked, cb: Case, b: Checked, back, what: str
-                 ) -> Finding | None:
-    """_spread of (error of a) - (error of b): two outputs for the same exact
-    values may differ by one factor per slice (their S differ in summation
-    order or rounding) and by each element's local budget.  ``back`` maps b's
-    layout onto a's."""
-    if function not in LOCAL:
-        return None
-    ea, ta, ka, scale = _signed(ca, function, a)
-    eb, tb, kb, _ = (back(v) for v in _signed(cb, function, b))
-    with np.errstate(all="ignore"):
-        return _spread(name, ca, ea - eb, ta + tb, ka & kb, scale, what)
+ROWWISE = ROW_FUNCTIONS  # same shape as the input, one slice along the axis
 
 
 # --------------------------------------------------------------------------
@@ -205,7 +61,7 @@ def contract(impl: Impl, case: Case) -> Finding:
 def sum_to_one(impl: Impl, case: Case) -> Finding:
     """Each finite slice sums to 1 within the summed element budgets, and
     every probability lies in [0, 1]."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("sum_to_one", bad.verdict, message=bad.message)
     out = ch.out.astype(np.float64)
@@ -236,7 +92,7 @@ def sum_to_one(impl: Impl, case: Case) -> Finding:
 def stability(impl: Impl, case: Case) -> Finding:
     """Finite logits give finite outputs, no NaN, and exact zeros only where
     the exact value rounds to zero (or the budget allows it)."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("stability", bad.verdict, message=bad.message)
     out = ch.out.astype(np.float64)
@@ -297,21 +153,21 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
         return Finding("shift_invariance", "unsupported", message="no exact shift exists for these logits")
     shifted = case.copy()
     shifted.logits = (case.logits.astype(np.float64) + c).astype(case.logits.dtype)
-    bad, a = _run(impl, case)
+    bad, a = run_checked(impl, case)
     if bad:
         return Finding("shift_invariance", bad.verdict, message=bad.message)
-    bad, b = _run(impl, shifted)
+    bad, b = run_checked(impl, shifted)
     if bad:
         return Finding("shift_invariance", bad.verdict, message=f"on x + {c!r}: {bad.message}")
-    f = _pair_spread("shift_invariance", impl.function, case, a, shifted, b, lambda v: v, f"f(x) vs f(x + {c!r})")
+    f = pair_spread("shift_invariance", impl.function, case, a, shifted, b, lambda v: v, f"f(x) vs f(x + {c!r})")
     if f:
         return f
-    d = _diff_ulp(a.out, b.out, a.meas.ulp)
+    d = ulp_distance(a.out, b.out, a.meas.ulp)
     aa, ab = a.absolute(), b.absolute()
     with np.errstate(over="ignore"):  # budgets near max finite add up to inf: unbounded, as meant
-        return _grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded,
+        return grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded,
                            a.budget.good + b.budget.good, f"f(x) vs f(x + {c!r})",
-                           _pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
+                           pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
 
 
 def _perm(case: Case) -> np.ndarray:
@@ -334,13 +190,13 @@ def permutation(impl: Impl, case: Case) -> Finding:
         pc.upstream = take(case.upstream)
     if case.labels is not None:
         pc.labels = take(case.labels) if is_soft(case.labels) else np.argsort(p)[case.labels]
-    bad, a = _run(impl, case)
+    bad, a = run_checked(impl, case)
     if bad:
         return Finding("permutation", bad.verdict, message=bad.message)
-    bad, b = _run(impl, pc)
+    bad, b = run_checked(impl, pc)
     if bad:
         return Finding("permutation", bad.verdict, message=f"on the permuted input: {bad.message}")
-    f = _pair_spread("permutation", impl.function, case, a, pc, b, lambda v: np.take(v, np.argsort(p), axis=ax),
+    f = pair_spread("permutation", impl.function, case, a, pc, b, lambda v: np.take(v, np.argsort(p), axis=ax),
                      "f(Px) vs P f(x)")
     if f:
         return f
@@ -350,11 +206,11 @@ def permutation(impl: Impl, case: Case) -> Finding:
     elif impl.function == "softmax_jacobian":
         inv = np.argsort(p)
         back = b.out[..., inv, :][..., :, inv]
-    d = _diff_ulp(a.out, back, a.meas.ulp)
+    d = ulp_distance(a.out, back, a.meas.ulp)
     aa = a.absolute()
     with np.errstate(over="ignore"):  # as in shift_invariance: an overflowing budget is unbounded
-        return _grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
-                           _pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
+        return grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
+                           pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
 
 
 def monotonicity(impl: Impl, case: Case) -> Finding:
@@ -363,12 +219,12 @@ def monotonicity(impl: Impl, case: Case) -> Finding:
     slice shares (one S), each element within its local budget.  A correct
     implementation breaks order only by its per-element terms (exp's own
     non-monotonicity, C_EXP), never by the summation error of S."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("monotonicity", bad.verdict, message=bad.message)
-    e, t, kept, scale = _signed(case, impl.function, ch)
+    e, t, kept, scale = signed_errors(case, impl.function, ch)
     if impl.function == "softmax":
-        f = _spread("monotonicity", case, e, t, kept, scale, "s_i / s_j against exp(x_i - x_j)")
+        f = spread("monotonicity", case, e, t, kept, scale, "s_i / s_j against exp(x_i - x_j)")
         return f or Finding("monotonicity", "exact", message="probabilities in the ratios of exp(x)")
     ax, n = case.norm_axis, case.row_length
     flat = lambda a: np.moveaxis(np.broadcast_to(a, case.logits.shape), ax, -1).reshape(-1, n)  # noqa: E731
@@ -398,11 +254,12 @@ def log_consistency(impl: Impl, case: Case) -> Finding:
     """log_softmax: lsm_i - x_i is one number per slice (-logsumexp), within
     each element's local budget beyond the error the slice shares (log S), and
     sum(exp) == 1; logsumexp: max <= lse <= max + log n; cross-entropy >= 0."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("log_consistency", bad.verdict, message=bad.message)
     if impl.function == "log_softmax":
-        f = _spread("log_consistency", case, *_signed(case, impl.function, ch), "lsm_i - x_i against -logsumexp(x)")
+        f = spread("log_consistency", case, *signed_errors(case, impl.function, ch),
+                   "lsm_i - x_i against -logsumexp(x)")
         if f:
             return f
     out = ch.out.astype(np.float64)
@@ -442,7 +299,7 @@ def jacobian_structure(impl: Impl, case: Case) -> Finding:
     """Rows of the softmax Jacobian sum to 0 within the budget, and it is
     symmetric within the local budget: J_ij and J_ji are the same product of
     the same two probabilities, so no error of s may show between them."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("jacobian", bad.verdict, message=bad.message)
     J = ch.out.astype(np.float64)
@@ -469,7 +326,7 @@ def jacobian_structure(impl: Impl, case: Case) -> Finding:
 
 def masked_zeros(impl: Impl, case: Case) -> Finding:
     """Masked-out positions are exactly zero (unless the slice is NaN by profile)."""
-    bad, ch = _run(impl, case)
+    bad, ch = run_checked(impl, case)
     if bad:
         return Finding("masked", bad.verdict, message=bad.message)
     out = ch.out.astype(np.float64)
@@ -479,6 +336,19 @@ def masked_zeros(impl: Impl, case: Case) -> Finding:
         k = [int(i) for i in np.unravel_index(int(np.argmax(wrong)), wrong.shape)]
         return Finding("masked", "out-of-bound", None, k, f"masked position {tuple(k)} got {out[tuple(k)]!r}, not 0")
     return Finding("masked", "exact", message="masked positions are exact zeros")
+
+
+def special_values_prop(impl: Impl, case: Case) -> Finding:
+    """Placeholder entry so `applies` and listings know the property; the
+    fixed classes run through harness.special_values (see conformance)."""
+    from .special_values import check_class, classes_for
+
+    worst = None
+    for name, values in classes_for(impl).items():
+        f, _ = check_class(impl, case.dtype, name, values)
+        if worst is None or policy.rank(f.verdict) > policy.rank(worst.verdict):
+            worst = f
+    return worst
 
 
 PropertyFn = Callable[[Impl, Case], Finding]
@@ -495,24 +365,9 @@ PROPERTIES: dict[str, tuple[PropertyFn, tuple[str, ...] | None]] = {
     "log_consistency": (log_consistency, ("log_softmax", "logsumexp", "cross_entropy")),
     "jacobian": (jacobian_structure, ("softmax_jacobian",)),
     "masked": (masked_zeros, ("masked_softmax",)),
+    "special_values": (special_values_prop, None),
+    "sigmoid_equivalence": (sigmoid_equivalence, ("sigmoid",)),
 }
-
-
-def special_values_prop(impl: Impl, case: Case) -> Finding:
-    """Placeholder entry so `applies` and listings know the property; the
-    fixed classes run through harness.special_values (see conformance)."""
-    from .special_values import check_class, classes_for
-
-    worst = None
-    for name, values in classes_for(impl).items():
-        f, _ = check_class(impl, case.dtype, name, values)
-        if worst is None or policy.rank(f.verdict) > policy.rank(worst.verdict):
-            worst = f
-    return worst
-
-
-PROPERTIES["special_values"] = (special_values_prop, None)
-PROPERTIES["sigmoid_equivalence"] = (sigmoid_equivalence, ("sigmoid",))
 
 
 def applies(prop: str, function: str) -> bool:

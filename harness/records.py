@@ -34,10 +34,23 @@ def _np_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
+def _little_endian_bytes(a: np.ndarray) -> bytes:
+    a = np.ascontiguousarray(a)
+    return (a.astype(a.dtype.newbyteorder("<"), copy=False) if a.dtype.byteorder == ">" else a).tobytes()
+
+
+def bytes_sha(raw: bytes) -> str:
+    """The output hash: sha256 of an array's little-endian bytes (as stored in b64), 12 hex digits."""
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def output_sha(a: np.ndarray) -> str:
+    return bytes_sha(_little_endian_bytes(a))
+
+
 def encode_array(a: np.ndarray) -> dict:
     a = np.ascontiguousarray(a)
-    le = a.astype(a.dtype.newbyteorder("<"), copy=False) if a.dtype.byteorder == ">" else a
-    out = {"dtype": a.dtype.name, "shape": list(a.shape), "b64": base64.b64encode(le.tobytes()).decode()}
+    out = {"dtype": a.dtype.name, "shape": list(a.shape), "b64": base64.b64encode(_little_endian_bytes(a)).decode()}
     if a.dtype.kind == "f" or a.dtype.name == "bfloat16":
         if a.size <= HEX_LIMIT:
             out["hex"] = [float(v).hex() for v in a.astype(np.float64).reshape(-1)]

@@ -19,6 +19,7 @@ import numpy as np
 
 from oracles import format_of
 
+from .judging import grade_pair, run_checked, ulp_distance
 from .records import Case, Finding, Impl
 
 NAME = "sigmoid_equivalence"
@@ -41,7 +42,6 @@ def _two_class(first: np.ndarray, second: np.ndarray, regime: str) -> Case:
 
 
 def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
-    from .properties import _diff_ulp, _grade_pair, _run
 
     partner = _partner(impl)
     if partner is None:
@@ -56,21 +56,21 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
     reason = partner.unsupported(pair)
     if reason:
         return Finding(NAME, "unsupported", message=f"partner {partner.id}: {reason}")
-    bad, sm = _run(partner, pair)
+    bad, sm = run_checked(partner, pair)
     if bad:
         return Finding(NAME, bad.verdict, message=f"partner {partner.id} on [0, x]: {bad.message}")
-    bad, sg = _run(impl, Case(x, -1, case.regime))
+    bad, sg = run_checked(impl, Case(x, -1, case.regime))
     if bad:
         return Finding(NAME, bad.verdict, message=bad.message)
     findings = []
     # 1. softmax([0, x])[1] against sigmoid(x).
-    d1 = _diff_ulp(sm.out[:, 1], sg.out, sg.meas.ulp)
+    d1 = ulp_distance(sm.out[:, 1], sg.out, sg.meas.ulp)
     allowed = sm.budget.bounded[:, 1] + sg.budget.bounded
     good = sm.budget.good[:, 1] + sg.budget.good
-    findings.append(_grade_pair(NAME, d1, allowed, good, f"{partner.id}([0, x])[1] vs sigmoid(x)"))
+    findings.append(grade_pair(NAME, d1, allowed, good, f"{partner.id}([0, x])[1] vs sigmoid(x)"))
     # 2. the softmax side against the oracle sigmoid, in its own budget.
     err = sm.meas.err[:, 1]
-    findings.append(_grade_pair(NAME, np.where(sm.meas.special[:, 1], np.nan, err), sm.budget.bounded[:, 1],
+    findings.append(grade_pair(NAME, np.where(sm.meas.special[:, 1], np.nan, err), sm.budget.bounded[:, 1],
                                 sm.budget.good[:, 1], f"{partner.id}([0, x])[1] vs the oracle sigmoid(x)"))
     # 3. softmax([a, b])[1] against sigmoid(fl(b - a)), with a and b from the case.
     a, b = x, x[::-1].copy()
@@ -79,18 +79,18 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
     ok = np.isfinite(z.astype(np.float64))
     if ok.any():
         a, b, z = a[ok], b[ok], z[ok]
-        bad, sab = _run(partner, _two_class(a, b, case.regime + "+two-class"))
+        bad, sab = run_checked(partner, _two_class(a, b, case.regime + "+two-class"))
         if bad:
             return Finding(NAME, bad.verdict, message=f"partner {partner.id} on [a, b]: {bad.message}")
-        bad, sz = _run(impl, Case(z, -1, case.regime))
+        bad, sz = run_checked(impl, Case(z, -1, case.regime))
         if bad:
             return Finding(NAME, bad.verdict, message=f"on z = b - a: {bad.message}")
         fmt = format_of(sab.exact.rounded.dtype)
         s = sab.exact.hi[:, 1].astype(np.float64)
         ulp = sab.meas.ulp[:, 1]
         rounding = s * (1 - s) * fmt.u * np.abs(z.astype(np.float64)) / ulp
-        d3 = _diff_ulp(sab.out[:, 1], sz.out, ulp)
-        findings.append(_grade_pair(NAME, d3, sab.budget.bounded[:, 1] + sz.budget.bounded + rounding,
+        d3 = ulp_distance(sab.out[:, 1], sz.out, ulp)
+        findings.append(grade_pair(NAME, d3, sab.budget.bounded[:, 1] + sz.budget.bounded + rounding,
                                     sab.budget.good[:, 1] + sz.budget.good + rounding,
                                     f"{partner.id}([a, b])[1] vs sigmoid(fl(b - a))"))
     from . import policy

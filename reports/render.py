@@ -21,7 +21,6 @@ nothing else ran in it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import re
 import time
@@ -35,7 +34,7 @@ from harness.diagnosis import diagnose_one
 from harness.dtypes import DTYPES
 from harness.dtypes import SHORT as DTYPE_SHORT
 from harness.policy import PASSING, VERDICTS, rank, worst
-from harness.records import FUNCTIONS
+from harness.records import FUNCTIONS, bytes_sha
 
 from . import svg
 from .load import ResultSet, load
@@ -126,7 +125,7 @@ def _sha(d: dict | None) -> str | None:
     if not isinstance(d, dict) or "b64" not in d:
         return None
     try:
-        return hashlib.sha256(base64.b64decode(d["b64"])).hexdigest()[:12]
+        return bytes_sha(base64.b64decode(d["b64"]))
     except (ValueError, TypeError):
         return None
 

@@ -78,7 +78,7 @@ def test_an_overflowing_float64_budget_does_not_pass_everything():
 
 
 def test_metamorphic_pairs_fall_back_to_absolute_units_where_ulps_overflow():
-    from harness.properties import _grade_pair
+    from harness.judging import grade_pair as _grade_pair
 
     inf = np.array([np.inf, 3.0])
     far = _grade_pair("permutation", inf, np.array([np.inf, 8.0]), np.array([np.inf, 4.0]), "f(Px) vs P f(x)",

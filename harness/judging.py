@@ -1,0 +1,162 @@
+"""What the properties share: an implementation's output on a case with the
+oracle's view of it (``Checked``), the grading of a discrepancy between two
+outputs against their summed budgets, and the local check of what one slice
+does not share (policy.local_budget).  Its own module so that
+sigmoid_equivalence and properties both use it without importing each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from oracles import format_of
+
+from . import policy
+from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
+from .evaluate import contract as _contract
+from .records import Case, Finding, Impl
+from .ulp import measure
+
+
+@dataclass
+class Checked:
+    """Output plus the oracle view of it, shared by the metamorphic properties."""
+
+    out: np.ndarray
+    exact: object
+    meas: object
+    budget: policy.Budget
+    abs_budget: policy.Budget | None = None  # absolute units, where some ulp budget overflowed
+
+    def absolute(self) -> policy.Budget:
+        if self.abs_budget is not None:
+            return self.abs_budget
+        return policy.Budget(self.budget.good * self.meas.ulp, self.budget.bounded * self.meas.ulp)
+
+
+def run_checked(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
+    oc = invoke(impl, case)
+    c = _contract(impl, case, oc, mutation=False)
+    if c.verdict != "exact":
+        return c, None
+    ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
+    fmt = format_of(ex.rounded.dtype)
+    meas = measure(oc.output, ex, fmt)
+    bud = budget_for(case, impl.function, ex, meas)
+    return None, Checked(np.asarray(oc.output), ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
+
+
+def pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> tuple:
+    """(|a - b|, allowed bounded, allowed good) in absolute units, for grade_pair:
+    ulp_distance with a unit ulp, so equal bits and NaN beside NaN are 0 as there."""
+    return ulp_distance(a, b, 1.0), allowed.bounded, allowed.good
+
+
+def grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str,
+                absolute: tuple | None = None) -> Finding:
+    """Grade a metamorphic discrepancy (in ulps) against summed budgets.
+    ``absolute`` = (difference, allowed, good) in absolute units replaces the
+    ulp figures where the allowed ulps overflowed (inf would allow anything)."""
+    if diff_ulp.size == 0:
+        return Finding(name, "exact", 0.0, message="empty")
+    over = np.isinf(allowed) if absolute is not None else np.zeros(np.shape(allowed), dtype=bool)
+    if over.any():
+        da, aa, ga = absolute
+        diff_ulp = np.where(over, np.where(np.isnan(diff_ulp), np.nan, da), diff_ulp)
+        allowed, good = np.where(over, aa, allowed), np.where(over, ga, good)
+    d = np.where(np.isnan(diff_ulp), np.inf, diff_ulp)
+    ratio = d / np.maximum(allowed, 1e-300)
+    k = int(np.argmax(ratio))
+    idx = [int(i) for i in np.unravel_index(k, d.shape)]
+    worst = float(d.reshape(-1)[k])
+    if not np.isfinite(d).all() and not (d.reshape(-1)[k] <= allowed.reshape(-1)[k]):
+        return Finding(name, "wrong-special", None, idx, f"{what}: special-value mismatch at {tuple(idx)}")
+    mx = float(d.max())
+    if (d <= 0).all():
+        verdict = "exact"
+    elif (d <= good).all():
+        verdict = "good"
+    elif (d <= allowed).all():
+        verdict = "bounded"
+    else:
+        verdict = "out-of-bound"
+    unit = "apart (absolute)" if over.reshape(-1)[k] else "ulp apart"
+    if over.any():
+        mx = float(np.nanmax(np.where(over, np.nan, d))) if not over.all() else None
+    return Finding(name, verdict, mx, idx, f"{what}: {worst:.3g} {unit} at {tuple(idx)} "
+                   f"(allowed {allowed.reshape(-1)[k]:.3g})", float(allowed.reshape(-1)[k]))
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(same, 0.0, np.abs(a64 - b64) / ulp)
+
+
+# Within-slice comparisons: the error a slice shares (its one computed S, or
+# log S) cancels, so what is left is held to policy.local_budget, not to the
+# summation budget accuracy must allow.
+LOCAL = ("softmax", "masked_softmax", "log_softmax")
+
+
+def signed_errors(case: Case, function: str, ch: Checked) -> tuple:
+    """(error, tolerance, kept, to_ulps): the signed error of each element,
+    relative for probabilities and absolute for logs (units in which a
+    slice-common error is one constant), its local budget in the same units,
+    the elements that take part, and the factor back to ulps."""
+    fmt = format_of(ch.exact.rounded.dtype)
+    x, keep, _ = _stats_input(case, function)
+    ax = case.norm_axis
+    mv = lambda a: np.moveaxis(a, ax, -1)  # noqa: E731
+    hi, lo = ch.exact.hi.astype(np.float64), ch.exact.lo.astype(np.float64)
+    loc = np.moveaxis(policy.local_budget(function, policy.row_stats(x, keep), mv(np.abs(hi)), fmt, mv(ch.meas.ulp)),
+                      -1, ax)
+    out = ch.out.astype(np.float64)
+    with np.errstate(all="ignore"):
+        err = (out - hi) - lo
+        kept = np.isfinite(out) & np.isfinite(hi) & np.isfinite(loc)
+        if function == "log_softmax":
+            return err, loc * ch.meas.ulp, kept, 1.0 / ch.meas.ulp
+        # Elements that their local error may take below the normal range are left to accuracy and
+        # stability: there errors are absolute, and a flush to zero is a behaviour of its own.
+        kept &= np.abs(hi) - loc * ch.meas.ulp >= fmt.min_normal
+        return err / hi, loc * ch.meas.ulp / np.abs(hi), kept, np.abs(hi) / ch.meas.ulp
+
+
+def spread(name: str, case: Case, e: np.ndarray, t: np.ndarray, kept: np.ndarray, scale: np.ndarray,
+            what: str) -> Finding | None:
+    """Out-of-bound where no one constant per slice is within t_i of every e_i
+    (that constant would be the slice's common error)."""
+    ax = case.norm_axis
+    flat = lambda a: np.moveaxis(np.broadcast_to(a, e.shape), ax, -1).reshape(-1, e.shape[ax])  # noqa: E731
+    E, T, K, U = flat(e), flat(t), flat(kept), flat(scale)
+    with np.errstate(all="ignore"):  # infinite budgets: anything goes there
+        low, high = np.where(K, E - T, -np.inf), np.where(K, E + T, np.inf)
+        gap = low.max(axis=1, initial=-np.inf) - high.min(axis=1, initial=np.inf)
+    if E.size == 0 or not (gap > 0).any():
+        return None
+    r = int(np.argmax(np.where(gap > 0, gap * U.max(axis=1, where=K, initial=0), -1)))
+    i, j = int(np.argmax(low[r])), int(np.argmin(high[r]))
+    apart, allowed = (E[r, i] - E[r, j]) * U[r, i], (T[r, i] + T[r, j]) * U[r, i]
+    lead = np.unravel_index(r, np.moveaxis(e, ax, -1).shape[:-1])
+    idx = [int(v) for v in lead]
+    idx.insert(ax % max(e.ndim, 1), i)
+    return Finding(name, "out-of-bound", float(apart), idx,
+                   f"{what}: elements {i} and {j} of slice {r} are {apart:.3g} ulp apart beyond the error their "
+                   f"slice shares (allowed {allowed:.3g})", float(allowed))
+
+
+def pair_spread(name: str, function: str, ca: Case, a: Checked, cb: Case, b: Checked, back, what: str
+                 ) -> Finding | None:
+    """spread of (error of a) - (error of b): two outputs for the same exact
+    values may differ by one factor per slice (their S differ in summation
+    order or rounding) and by each element's local budget.  ``back`` maps b's
+    layout onto a's."""
+    if function not in LOCAL:
+        return None
+    ea, ta, ka, scale = signed_errors(ca, function, a)
+    eb, tb, kb, _ = (back(v) for v in signed_errors(cb, function, b))
+    with np.errstate(all="ignore"):
+        return spread(name, ca, ea - eb, ta + tb, ka & kb, scale, what)
