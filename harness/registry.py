@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from .errors import UsageError  # noqa: F401  (re-exported: outside code imports it from here)
 from .records import Impl
+from .targets import load_target
 
 BUILTIN = (
     "harness.impls.seeds",
@@ -55,7 +56,7 @@ def _load() -> tuple[tuple[Impl, ...], tuple[str, ...]]:
             problems.append(f"entry point {ep.name}: {type(e).__name__}: {e}")
     for target in [t.strip() for t in os.environ.get(EXTRA_ENV, "").split(",") if t.strip()]:
         try:
-            got = _load_target(target)()
+            got = load_target(target)()
             found.extend([got] if isinstance(got, Impl) else list(got))
         except Exception as e:
             problems.append(f"{EXTRA_ENV} {target}: {type(e).__name__}: {e}")
@@ -93,26 +94,6 @@ def absolute_targets(value: str) -> str:
             target = f"{Path(mod_part).resolve()}:{name}"
         out.append(target)
     return ",".join(out)
-
-
-def _load_target(target: str):
-    """``pkg.mod:name`` or ``path/to/file.py:name`` -> the object."""
-    mod_part, sep, name = target.rpartition(":")
-    if not sep or not mod_part or not name:
-        raise UsageError(f"{target!r} is not pkg.mod:callable or path/to/file.py:callable")
-    if mod_part.endswith(".py"):
-        import importlib.util
-        from pathlib import Path
-
-        path = Path(mod_part).resolve()
-        spec = importlib.util.spec_from_file_location(f"_softmax_harness_extra_{path.stem}", path)
-        if spec is None or not path.exists():
-            raise UsageError(f"no such file {mod_part!r}")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    else:
-        mod = importlib.import_module(mod_part)
-    return getattr(mod, name)
 
 
 def all_impls() -> list[Impl]:

@@ -18,14 +18,11 @@ the run, and a closed stdout (``| head``) ends the run quietly.  Exit status:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
 import sys
 import time
-from pathlib import Path
 
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
+from ..targets import canonical_target, is_path, load_target  # noqa: F401  (check's API)
 from .check_output import Stop, _describe, _report, _store_long_case, check_paths, dumps, on_sigterm, open_json, say
 from .check_runner import MAX_HUNG_IN_A_ROW, run_tasks
 
@@ -81,65 +78,6 @@ def register(sub) -> None:
 # --------------------------------------------------------------------------
 # TARGET -> Impl (also used by harness.replaying for "check:..." ids)
 # --------------------------------------------------------------------------
-
-
-def _is_path(mod_part: str) -> bool:
-    return mod_part.endswith(".py") or "/" in mod_part or os.sep in mod_part
-
-
-def canonical_target(target: str) -> str:
-    """TARGET with a file path made absolute, so that the implementation id
-    (and the reproducer built from it) works from any directory."""
-    mod_part, sep, attr = target.rpartition(":")
-    if sep and mod_part and _is_path(mod_part):
-        return f"{Path(mod_part).resolve()}:{attr}"
-    return target
-
-
-def load_target(target: str):
-    """The callable named by TARGET, or a UsageError saying what is wrong."""
-    from ..errors import UsageError
-
-    mod_part, sep, attr = target.rpartition(":")
-    if not sep or not mod_part or not attr:
-        raise UsageError(f"target {target!r} must be pkg.module:function or path/to/file.py:function")
-    try:
-        if _is_path(mod_part):
-            path = Path(mod_part).resolve()
-            if not path.is_file():
-                raise UsageError(f"target file {mod_part} does not exist")
-            name = f"_check_{path.stem}"
-            if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-                mod = sys.modules[name]
-            else:
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None:
-                    raise UsageError(f"cannot import {mod_part}: not a Python source file")
-                mod = importlib.util.module_from_spec(spec)
-                if str(path.parent) not in sys.path:
-                    sys.path.insert(0, str(path.parent))  # its own sibling imports
-                sys.modules[name] = mod  # dataclasses, pickling and the like look themselves up here
-                try:
-                    spec.loader.exec_module(mod)
-                except BaseException:
-                    sys.modules.pop(name, None)
-                    raise
-        else:
-            if "" not in sys.path and os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())  # as `python -m` would; the console script does not
-            mod = importlib.import_module(mod_part)
-    except UsageError:
-        raise
-    except (Exception, SystemExit) as e:
-        msg = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
-        raise UsageError(f"cannot import {mod_part}: {msg}") from None
-    try:
-        fn = getattr(mod, attr)
-    except AttributeError:
-        raise UsageError(f"{mod_part} has no attribute {attr!r}") from None
-    if not callable(fn):
-        raise UsageError(f"{target} is not callable (it is a {type(fn).__name__})")
-    return fn
 
 
 def target_impl(target: str, function: str):

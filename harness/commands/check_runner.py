@@ -167,10 +167,10 @@ class _Worker:
 
 def _user_file(target: str) -> str | None:
     """The source file of TARGET's module (already imported by the parent)."""
-    from .check import _is_path
+    from ..targets import is_path
 
     mod_part = target.rpartition(":")[0]
-    if _is_path(mod_part):
+    if is_path(mod_part):
         return str(Path(mod_part).resolve())
     mod = sys.modules.get(mod_part)
     return getattr(mod, "__file__", None)
