@@ -21,7 +21,7 @@ import numpy as np
 from oracles import FORMATS, Format
 
 from . import policy
-from .records import decode_array
+from .records import decode_array, slices
 
 NARROW = ("bfloat16", "float16", "float32")  # formats a kernel may silently compute or sum in, narrowest first
 BLOCK = 16  # a sum that skips a tail stops at a multiple of a power-of-two block, at least this
@@ -48,8 +48,7 @@ class Evidence:
     fmt: Format  # the output's
 
     def __post_init__(self) -> None:
-        self.x, self.out, self.exp = (np.moveaxis(a, self.axis, -1).reshape(-1, a.shape[self.axis])
-                                      for a in (self.full_x, self.full_out, self.full_exp))
+        self.x, self.out, self.exp = (slices(a, self.axis) for a in (self.full_x, self.full_out, self.full_exp))
 
     def close(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Elementwise within 32 ulps (a model need not mimic every rounding); NaN beside NaN."""

@@ -15,7 +15,7 @@ from oracles import format_of
 from . import policy
 from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import contract as _contract
-from .records import Case, Finding, Impl
+from .records import Case, Finding, Impl, slices
 from .ulp import measure
 
 
@@ -130,7 +130,7 @@ def spread(name: str, case: Case, e: np.ndarray, t: np.ndarray, kept: np.ndarray
     """Out-of-bound where no one constant per slice is within t_i of every e_i
     (that constant would be the slice's common error)."""
     ax = case.norm_axis
-    flat = lambda a: np.moveaxis(np.broadcast_to(a, e.shape), ax, -1).reshape(-1, e.shape[ax])  # noqa: E731
+    flat = lambda a: slices(a, ax, e.shape)  # noqa: E731
     E, T, K, U = flat(e), flat(t), flat(kept), flat(scale)
     with np.errstate(all="ignore"):  # infinite budgets: anything goes there
         low, high = np.where(K, E - T, -np.inf), np.where(K, E + T, np.inf)

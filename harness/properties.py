@@ -22,7 +22,7 @@ from .evaluate import ROW_FUNCTIONS, invoke
 from .evaluate import accuracy as _accuracy
 from .evaluate import contract as _contract
 from .judging import grade_pair, pair_absolute, pair_spread, run_checked, signed_errors, spread, ulp_distance
-from .records import Case, Finding, Impl, is_soft
+from .records import Case, Finding, Impl, is_soft, slices
 from .sigmoid_equivalence import sigmoid_equivalence
 
 SOFTMAX_LIKE = ("softmax", "masked_softmax", "sparse_softmax")
@@ -226,8 +226,7 @@ def monotonicity(impl: Impl, case: Case) -> Finding:
     if impl.function == "softmax":
         f = spread("monotonicity", case, e, t, kept, scale, "s_i / s_j against exp(x_i - x_j)")
         return f or Finding("monotonicity", "exact", message="probabilities in the ratios of exp(x)")
-    ax, n = case.norm_axis, case.row_length
-    flat = lambda a: np.moveaxis(np.broadcast_to(a, case.logits.shape), ax, -1).reshape(-1, n)  # noqa: E731
+    flat = lambda a: slices(a, case.norm_axis, case.logits.shape)  # noqa: E731
     x, out, T, K, U = flat(case.logits.astype(np.float64)), flat(ch.out.astype(np.float64)), flat(t), flat(kept), \
         flat(scale)
     worst, where = 0.0, None

@@ -59,6 +59,13 @@ def encode_array(a: np.ndarray) -> dict:
     return out
 
 
+def slices(a: np.ndarray, axis: int, shape: tuple | None = None) -> np.ndarray:
+    """``a`` (broadcast to ``shape`` first, if given) as one slice along
+    ``axis`` per row: the axis moved last, the rest flattened."""
+    a = np.moveaxis(np.broadcast_to(a, shape) if shape is not None else a, axis, -1)
+    return a.reshape(-1, a.shape[-1])
+
+
 def decode_array(d: dict) -> np.ndarray:
     dt = _np_dtype(d["dtype"])
     raw = base64.b64decode(d["b64"])
