@@ -88,13 +88,21 @@ class Tracker:
         self.regimes[case.regime] = self.regimes.get(case.regime, 0) + 1
         if f.max_ulp is not None and np.isfinite(f.max_ulp):
             self.max_ulp = f.max_ulp if self.max_ulp is None else max(self.max_ulp, f.max_ulp)
-        if self.worst is None or policy.severity(f) > policy.severity(self.worst):
+        if self.worst is None or _weight(f) > _weight(self.worst):
             self.worst, self.worst_case = f, case
         for p in f.stats.get("points", [])[:8]:
             if len(self.points) < MAX_POINTS:
                 self.points.append(p)
         if "output_sha" in f.stats and len(self.outputs) < 32:
             self.outputs[case.id] = f.stats["output_sha"]
+
+
+def _weight(f: Finding) -> tuple:
+    """Which finding a property reports: any graded one before "unsupported"
+    (an example the property could not be applied to, such as logits with no
+    exact shift), then the most severe.  Ranked by severity alone, one such
+    example hid every graded one, and the property read as never checked."""
+    return (f.verdict != "unsupported", policy.severity(f))
 
 
 def _blob(exc: BaseException) -> str | None:

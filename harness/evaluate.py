@@ -206,7 +206,7 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
     else:
         tail = (f", {meas.err.reshape(-1)[flat]:.3g} ulp (budget good {bud.good.reshape(-1)[flat]:.3g},"
                 f" bounded {bud.bounded.reshape(-1)[flat]:.3g})")
-    msg = f"worst at {tuple(idx)}: got {float(g_w)!r}, correctly rounded {float(e_w)!r}{tail}"
+    msg = f"worst for its budget at {tuple(idx)}: got {float(g_w)!r}, correctly rounded {float(e_w)!r}{tail}"
     if ftz:
         msg = f"{policy.flush_message(fmt)}; {msg}"
     stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),

@@ -67,7 +67,8 @@ def sum_to_one(impl: Impl, case: Case) -> Finding:
     out = ch.out.astype(np.float64)
     if (out < 0).any() or (out > 1).any():
         k = int(np.argmax((out < 0) | (out > 1)))
-        return Finding("sum_to_one", "out-of-bound", None, [k], f"probability {out.reshape(-1)[k]!r} outside [0, 1]")
+        return Finding("sum_to_one", "out-of-bound", None, [k],
+                       f"probability {float(out.reshape(-1)[k])!r} outside [0, 1]")
     if impl.function == "sparse_softmax":
         return Finding("sum_to_one", "exact", message="range checked; sums are per sparse slice (see accuracy)")
     ax = case.norm_axis
@@ -102,8 +103,9 @@ def stability(impl: Impl, case: Case) -> Finding:
         nonfinite &= ~ch.budget.beyond
     if nonfinite.any():
         k = int(np.argmax(nonfinite))
-        return Finding("stability", "wrong-special", None, [k], f"got {out.reshape(-1)[k]!r} where the exact result "
-                       f"is finite ({exp_r.reshape(-1)[k]!r}): overflow or 0/0")
+        return Finding("stability", "wrong-special", None, [k],
+                       f"got {float(out.reshape(-1)[k])!r} where the exact result is finite "
+                       f"({float(exp_r.reshape(-1)[k])!r}): overflow or 0/0")
     flushed = (out == 0) & (exp_r != 0) & (ch.meas.err > ch.budget.bounded)
     fmt = format_of(ch.exact.rounded.dtype)
     if flushed.any() and policy.flushed(out, exp_r, fmt, flushed) and policy.flush_verdict(fmt) == "ftz":
@@ -111,7 +113,8 @@ def stability(impl: Impl, case: Case) -> Finding:
     if flushed.any():
         k = int(np.argmax(flushed))
         return Finding("stability", "out-of-bound", float(ch.meas.err.reshape(-1)[k]), [k],
-                       f"got 0 where the correctly rounded result is {exp_r.reshape(-1)[k]!r}: underflow/flush")
+                       f"got 0 where the correctly rounded result is {float(exp_r.reshape(-1)[k])!r}: a spurious zero "
+                       "(underflow, a flush to zero, or a division by a sum that overflowed)")
     return Finding("stability", "exact", message="no overflow, NaN or spurious zero")
 
 
@@ -315,7 +318,7 @@ def jacobian_structure(impl: Impl, case: Case) -> Finding:
     if bad_rows.any():
         k = [int(i) for i in np.unravel_index(int(np.argmax(rows - rtol)), rows.shape)]
         return Finding("jacobian", "out-of-bound", None, k, f"Jacobian row {tuple(k)} sums to "
-                       f"{J.sum(axis=-1)[tuple(k)]!r}, not 0")
+                       f"{float(J.sum(axis=-1)[tuple(k)])!r}, not 0")
     bad_sym = fin[..., None, None] & (asym > stol)
     if bad_sym.any():
         k = [int(i) for i in np.unravel_index(int(np.argmax(asym - stol)), asym.shape)]
@@ -333,7 +336,8 @@ def masked_zeros(impl: Impl, case: Case) -> Finding:
     wrong = off & (out != 0)
     if wrong.any():
         k = [int(i) for i in np.unravel_index(int(np.argmax(wrong)), wrong.shape)]
-        return Finding("masked", "out-of-bound", None, k, f"masked position {tuple(k)} got {out[tuple(k)]!r}, not 0")
+        return Finding("masked", "out-of-bound", None, k,
+                       f"masked position {tuple(k)} got {float(out[tuple(k)])!r}, not 0")
     return Finding("masked", "exact", message="masked positions are exact zeros")
 
 

@@ -23,7 +23,18 @@ import time
 
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
 from ..targets import canonical_target, is_path, load_target  # noqa: F401  (check's API)
-from .check_output import Stop, _describe, _report, _store_long_case, check_paths, dumps, on_sigterm, open_json, say
+from .check_output import (
+    Stop,
+    _describe,
+    _report,
+    _store_long_case,
+    check_paths,
+    clip,
+    dumps,
+    on_sigterm,
+    open_json,
+    say,
+)
 from .check_runner import MAX_HUNG_IN_A_ROW, run_tasks
 
 CONVENTIONS = {
@@ -180,7 +191,7 @@ def _check(args) -> int:
 
     def line(ok: bool, dtype: str, prop: str, verdict: str, message: str) -> None:
         label = "ok  " if ok else ("----" if verdict in policy.NOT_JUDGED else "FAIL")
-        say(f"{label} {dtype:9} {prop:{width}} {verdict:14} {message[:100]}")
+        say(f"{label} {dtype:9} {prop:{width}} {verdict:14} {clip(message, 110)}")
 
     def sink_task(rs: list[dict]) -> None:
         for r in rs:
@@ -257,7 +268,7 @@ def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
 
     worst = max(bad, key=_rank)
     say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst['verdict']} in {worst['property']}, "
-        f"{worst['dtype']}, regime {worst.get('regime', '-')}: {worst['message'][:120]})")
+        f"{worst['dtype']}, regime {worst.get('regime', '-')}: {clip(worst['message'], 200)})")
     for cause in diagnose(bad)[:3]:
         say(f"likely cause: {cause}")
     _headline(worst, Case)

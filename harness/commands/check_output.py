@@ -13,7 +13,16 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-REPRO_INLINE_MAX = 32 * 1024  # characters: longer reproducers read their case from a file
+REPRO_INLINE_MAX = 2048  # characters: a line a terminal shows whole; longer ones read their case from a file
+
+
+def clip(message: str, width: int) -> str:
+    """``message`` in at most ``width`` characters, cut in the middle: its end
+    carries the budget ("... 23.5 ulp (budget good 7.56, bounded 15.3)")."""
+    if len(message) <= width:
+        return message
+    tail = min(50, width // 2)
+    return message[:width - tail - 3] + " … " + message[-tail:]
 
 
 def _clean(o):
@@ -38,7 +47,8 @@ def dumps(r: dict) -> str:
 
 def _store_long_case(r: dict, json_path: str | None) -> None:
     """A reproducer with the case inlined must fit on a command line (one
-    argument is limited to 128 KiB on Linux): past REPRO_INLINE_MAX, the case
+    argument is limited to 128 KiB on Linux) and should not bury the verdict
+    on a terminal (a 4097-long row is ~15 kB of base64): past REPRO_INLINE_MAX, the case
     goes to a file (FILE.cases/ next to --json, else the temp folder) and the
     reproducer reads it."""
     import shlex

@@ -15,7 +15,7 @@ from harness import policy
 from harness.commands.check import _rank
 from harness.evaluate import accuracy
 from harness.properties import PROPERTIES
-from harness.records import Case, Impl
+from harness.records import Case, Finding, Impl
 from harness.special_values import ROW_CLASSES, check_class, mixed_dtypes, summary
 from harness.strategies.dtype_helpers import cast
 
@@ -218,3 +218,18 @@ def test_an_empty_axis_is_judged_exactly_for_reductions():
     assert f.verdict == "exact" and "-inf" in f.message, f.message
     lse = Impl("test.lse0", "test", "logsumexp", lambda c: np.zeros(c.logits.shape[:-1], c.logits.dtype))
     assert check_class(lse, "float32", "empty", [])[0].verdict == "wrong-special"
+
+
+def test_a_property_that_could_not_apply_to_some_examples_still_reports_its_graded_ones():
+    from harness.conformance import Tracker
+
+    t, c = Tracker(), Case(np.zeros(3))
+    t.observe(c, Finding("shift_invariance", "good", 3.0, message="f(x) vs f(x + 1)"))
+    t.observe(c, Finding("shift_invariance", "unsupported", message="no exact shift exists for these logits"))
+    t.observe(c, Finding("shift_invariance", "exact", 0.0))
+    assert t.worst.verdict == "good"  # not "unsupported", which ranks above the passing grades
+    t.observe(c, Finding("shift_invariance", "out-of-bound", 90.0))
+    assert t.worst.verdict == "out-of-bound"
+    only = Tracker()
+    only.observe(c, Finding("shift_invariance", "unsupported", message="no exact shift"))
+    assert only.worst.verdict == "unsupported"
