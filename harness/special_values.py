@@ -162,6 +162,9 @@ def check_class(impl: Impl, dtype: str, name: str, values: list[float], gate: st
         layout = "as one row" if bad is first else "in a batch"
         if bad["error"]:
             verdict, why = "error", f"raised {bad['error']} {layout}"
+        elif near := [p for p, v in bad["profiles"].items() if v == "out-of-bound"]:  # special values as p says
+            verdict = "out-of-bound"
+            why = f"special values as {'/'.join(near)} says {layout}, but finite values are wrong (out of bound)"
         else:
             verdict = "wrong-special"
             why = f"follows no convention {layout} (ieee: {bad['profiles']['ieee']}, limit: " \

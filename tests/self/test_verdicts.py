@@ -233,3 +233,14 @@ def test_a_property_that_could_not_apply_to_some_examples_still_reports_its_grad
     only = Tracker()
     only.observe(c, Finding("shift_invariance", "unsupported", message="no exact shift"))
     assert only.worst.verdict == "unsupported"
+
+
+def test_wrong_finite_values_beside_a_special_row_are_out_of_bound_not_a_convention():
+    def off_on_finite_rows(x, a):  # specials as ieee says; every all-finite row 1% off
+        s = _stable(x, a)
+        finite = np.isfinite(x.astype(np.float64)).all(axis=a, keepdims=True)
+        return np.where(finite, s.astype(np.float64) * 1.01, s).astype(x.dtype)
+
+    f = _classes(off_on_finite_rows)["+inf"]  # as one row: NaN, right; in a batch: the other row is off
+    assert f.verdict == "out-of-bound" and "finite values are wrong" in f.message, f.message
+    assert _classes(_stable)["+inf"].verdict == "exact"
