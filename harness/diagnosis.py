@@ -292,6 +292,42 @@ MODELS = (_nan, _narrow, _batch, _accumulate, _tail, _shift, _ftz)  # most speci
 SOFTMAX_ONLY = (_batch, _accumulate, _tail, _shift)  # models of softmax's rows
 
 
+def _log_accumulate(r: dict) -> Hit | None:
+    """log_softmax or logsumexp whose log S is the log of a sum kept in a
+    narrower format: the logsumexp it implies (x_i - lsm_i, or its output) is
+    max + log(running sum), within 4 ulps and 4 times closer than the exact one."""
+    xa, out, exp = _case(r), _array(r.get("output")), _array(r.get("expected"))
+    if xa is None or out is None or exp is None or r.get("function") not in ("log_softmax", "logsumexp"):
+        return None
+    x, axis = xa
+    X = slices(x.astype(np.float64), axis)
+    with np.errstate(invalid="ignore"):
+        if r["function"] == "log_softmax" and out.shape == x.shape:  # the implied logsumexp of each row
+            L, E = (np.median(X - slices(a.astype(np.float64), axis), axis=1) for a in (out, exp))
+        elif r["function"] == "logsumexp" and out.size == X.shape[0]:
+            L, E = out.astype(np.float64).reshape(-1), exp.astype(np.float64).reshape(-1)
+        else:
+            return None
+    fin = np.isfinite(X).all(1) & np.isfinite(L) & np.isfinite(E)
+    if not fin.any():
+        return None
+    k = int(np.argmax(np.where(fin, np.abs(L - E), -1.0)))
+    fmt, n = FORMATS[out.dtype.name], X.shape[1]
+    ulp = math.ldexp(1.0, math.frexp(max(abs(float(L[k])), fmt.min_normal))[1] - fmt.p)
+    gap = abs(float(L[k] - E[k]))
+    if gap <= 2 * ulp:  # rounding, not a defect to explain
+        return None
+    tol = min(4 * ulp, gap / 4)  # the model fits, and far better than the exact value
+    m = float(X[k].max())
+    e = np.exp(X[k] - m)
+    for f in (FORMATS[name] for name in NARROW if FORMATS[name].p < max(fmt.p, 24)):
+        S = float(np.add.accumulate(e.astype(f.dtype), dtype=f.dtype)[-1])
+        if 0 < S < math.inf and abs(m + math.log(S) - L[k]) <= tol:
+            return Hit(f"the sum is accumulated in {f.name}", f"a row of {n} has logsumexp {L[k]:.6g}, not "
+                       f"{E[k]:.6g}: max + log of a running {f.name} sum ({S:.6g}, exactly {e.sum():.6g})")
+    return None
+
+
 def _hits(r: dict) -> list[Hit]:
     """Every signature one failing result fits, the most specific first."""
     if not isinstance(r, dict) or not isinstance(r.get("verdict"), str) or policy.passes(r["verdict"]):
@@ -299,6 +335,8 @@ def _hits(r: dict) -> list[Hit]:
     h, ev = _contract(r), _evidence(r)
     if h is None and ev is None and r.get("property") == "accuracy" and r.get("function") == "softmax":
         h = None if (row := _from_message(r)) is None else _accumulate(row)
+    if h is None and r.get("property") == "accuracy":
+        h = _log_accumulate(r)
     if h is not None or ev is None:
         return [h] if h is not None else []
     return [h for h in (m(ev) for m in MODELS if r.get("function") == "softmax" or m not in SOFTMAX_ONLY) if h]

@@ -201,3 +201,30 @@ def test_missing_or_malformed_fields_give_no_diagnosis():
     assert diagnose(broken) == []
     odd = dict(r, output=None, dtype=["x"], max_ulp="big", impl=["y"])  # the case alone says nothing
     assert diagnose([odd, dict(odd, verdict="good", dtype="float32")]) == []
+
+
+def _log_cause(fn, function: str, c: Case) -> str | None:
+    """diagnose_one on the accuracy Result of ``fn`` as a log_softmax or logsumexp."""
+    impl = Impl(f"check:diag:{fn.__name__}:{function}", "user", function, lambda cc: fn(cc.logits, cc.axis),
+                risky=True)
+    f = PROPERTIES["accuracy"][0](impl, c)
+    assert not policy.passes(f.verdict), (f.verdict, f.message)
+    oc, ex = invoke(impl, c), expected(c, function, impl.judge_dtype(c), impl.profile)
+    return diagnose_one(Result(impl.id, impl.family, function, "accuracy", c.dtype, c.regime, f.verdict, f.max_ulp,
+                               f.budget_ulp, f.message, f.worst_index, case_id=c.id, case=c.to_json(),
+                               output=encode_array(oc.output), expected=encode_array(ex.rounded)).to_json())
+
+
+def test_the_log_family_summing_in_a_narrow_format_is_named():
+    from fixtures import verdict_kernels as V
+
+    assert _log_cause(V.textbook_log_softmax, "log_softmax", case(np.zeros(1023), K.BF16, regime="uniform")) == (
+        "the sum is accumulated in bfloat16: a row of 1023 has logsumexp 5.53125, not 6.9375: max + log of a "
+        "running bfloat16 sum (256, exactly 1023)")
+    assert _log_cause(V.scipy_like_logsumexp, "logsumexp", case(np.zeros((2, 1023)), K.BF16)).startswith(
+        "the sum is accumulated in bfloat16: a row of 1023 has logsumexp 5.53125")
+
+    def off_by_a_constant(x, axis=-1):  # wrong, but not by a narrow sum: no such claim
+        return (V.textbook_log_softmax(x.astype(np.float64), axis) + 0.5).astype(x.dtype)
+
+    assert _log_cause(off_by_a_constant, "log_softmax", case(np.zeros(1023), K.BF16, regime="uniform")) is None
