@@ -22,6 +22,7 @@ from oracles import FORMATS, Format
 
 from . import policy
 from .records import decode_array, slices
+from .ulp import ulp_of
 
 NARROW = ("bfloat16", "float16", "float32")  # formats a kernel may silently compute or sum in, narrowest first
 BLOCK = 16  # a sum that skips a tail stops at a multiple of a power-of-two block, at least this
@@ -203,6 +204,11 @@ def _batch(ev: Evidence) -> Hit | None:
     return None
 
 
+def _summing_formats(fmt: Format) -> list[Format]:
+    """Formats narrower than a correct kernel sums ``fmt`` in (half is meant to sum in float32), narrowest first."""
+    return [FORMATS[n] for n in NARROW if FORMATS[n].p < max(fmt.p, 24)]
+
+
 def _accumulate(ev: Evidence) -> Hit | None:
     """Row sums as a sum kept in a narrower format makes them: running (sequential), or rounded once."""
     k = ev.worst_row()
@@ -212,7 +218,7 @@ def _accumulate(ev: Evidence) -> Hit | None:
     x, o, model = ev.x[k], ev.out[k], {}
     with np.errstate(over="ignore"):  # the terms as summed with the max shift, and without
         terms = [_shifted_exp(x)] + [e for e in [np.exp(x)] if np.isfinite(e).all() and e.sum() > 0]
-    for f in (FORMATS[n] for n in NARROW if FORMATS[n].p < max(ev.fmt.p, 24)):  # half is meant to sum in float32
+    for f in _summing_formats(ev.fmt):
         for e in terms:
             with np.errstate(over="ignore"):
                 sums = {"rounded to": np.asarray(e.sum()).astype(f.dtype),  # first: the milder claim on a tie
@@ -313,14 +319,14 @@ def _log_accumulate(r: dict) -> Hit | None:
         return None
     k = int(np.argmax(np.where(fin, np.abs(L - E), -1.0)))
     fmt, n = FORMATS[out.dtype.name], X.shape[1]
-    ulp = math.ldexp(1.0, math.frexp(max(abs(float(L[k])), fmt.min_normal))[1] - fmt.p)
+    ulp = float(ulp_of(L[k], 0.0, fmt))
     gap = abs(float(L[k] - E[k]))
     if gap <= 2 * ulp:  # rounding, not a defect to explain
         return None
     tol = min(4 * ulp, gap / 4)  # the model fits, and far better than the exact value
     m = float(X[k].max())
     e = np.exp(X[k] - m)
-    for f in (FORMATS[name] for name in NARROW if FORMATS[name].p < max(fmt.p, 24)):
+    for f in _summing_formats(fmt):
         S = float(np.add.accumulate(e.astype(f.dtype), dtype=f.dtype)[-1])
         if 0 < S < math.inf and abs(m + math.log(S) - L[k]) <= tol:
             return Hit(f"the sum is accumulated in {f.name}", f"a row of {n} has logsumexp {L[k]:.6g}, not "
