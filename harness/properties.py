@@ -26,7 +26,6 @@ from .records import Case, Finding, Impl, is_soft, slices
 from .sigmoid_equivalence import sigmoid_equivalence
 
 SOFTMAX_LIKE = ("softmax", "masked_softmax", "sparse_softmax")
-ROWWISE = ROW_FUNCTIONS  # same shape as the input, one slice along the axis
 
 
 # --------------------------------------------------------------------------
@@ -204,7 +203,7 @@ def permutation(impl: Impl, case: Case) -> Finding:
     if f:
         return f
     back = b.out
-    if impl.function in ROWWISE:
+    if impl.function in ROW_FUNCTIONS:
         back = np.take(b.out, np.argsort(p), axis=ax)
     elif impl.function == "softmax_jacobian":
         inv = np.argsort(p)
