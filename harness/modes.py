@@ -18,11 +18,13 @@ import json
 import os
 import platform
 import sys
+from functools import cache
 from pathlib import Path
 
 NN_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
 
 
+@cache  # the CPU does not change within a process; TensorFlow adapters ask on every call
 def _default_on() -> bool:
     if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
         return False
