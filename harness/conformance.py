@@ -145,7 +145,7 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
     if seed is None:
         seed = choose_seed(None, profile).value  # the one rule: fixed default, or derandomized
-    fn = PROPERTIES[prop][0]
+    fn = PROPERTIES[prop].fn
     tracker = Tracker()
     t0 = time.perf_counter()
     if long_rows or profile == "thorough":

@@ -234,7 +234,7 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
     note = {"nodeid": item.nodeid, "path": str(item.path), "impl": params["impl"].id, "dtype": params.get("dtype"),
-            "property": getattr(item.module, "PROPERTY", None), "start": time.time(), "pid": os.getpid(),
+            "property": getattr(item.function, "PROPERTY", None), "start": time.time(), "pid": os.getpid(),
             "timeout": h.test_timeout}
     h.run_dir.mkdir(parents=True, exist_ok=True)
     h.running_file(h.worker).write_text(json.dumps(note), encoding="utf-8")
@@ -249,14 +249,14 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def pytest_generate_tests(metafunc):
-    """Conformance tests take ``impl`` and ``dtype``; the module's PROPERTY
-    decides which implementations it applies to."""
+    """Conformance tests take ``impl`` and ``dtype``; the test's PROPERTY
+    (harness/suite) decides which implementations it applies to."""
     if not {"impl", "dtype"} <= set(metafunc.fixturenames):
         return
     from .properties import applies
 
     h = metafunc.config._harness
-    prop = getattr(metafunc.module, "PROPERTY", None)
+    prop = getattr(metafunc.function, "PROPERTY", None)
     params, ids = [], []
     for impl in h.impls():
         if prop and prop in _PROPS() and not applies(prop, impl.function):

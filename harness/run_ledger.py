@@ -127,7 +127,7 @@ def crash_result(h, note: dict, nodeid: str, config) -> Result:
     msg = (f"no result within the test timeout of {note['timeout']:g} s (worker ended)" if timed_out
            else f"the worker process died after {elapsed:.1f} s (segfault, abort or exit) while running this test")
     # The test's own file, absolute: works from any folder and install (a nodeid need not name
-    # the file: under `pytest --pyargs harness.suite.test_accuracy` from elsewhere it is "::test_...").
+    # the file: under `pytest --pyargs harness.suite.test_properties` from elsewhere it is "::test_...").
     target = f"{note['path']}::{nodeid.partition('::')[2]}"
     again = env_prefix() + f"python -m pytest {shlex.quote(target)} -n 1 --profile {h.profile}"
     if h.seed.option():  # a given or drawn seed: repeat it (without the database)

@@ -41,7 +41,7 @@ def suite_dir() -> Path:
     from ..errors import UsageError
 
     path = Path(str(files(SUITE_PACKAGE)))
-    if not (path / "test_accuracy.py").is_file():
+    if not (path / "test_properties.py").is_file():
         raise UsageError(f"the conformance suite {SUITE_PACKAGE} is not a folder of files at {path} "
                          "(install softmax-harness unzipped)")
     return path
@@ -52,7 +52,7 @@ def suite_args(suite: Path) -> list[str]:
 
     No configuration file (a pytest.ini or pyproject.toml above the user's
     folder or the install must not change the run); the rootdir is the folder
-    holding ``harness``, so test ids read ``harness/suite/test_<property>.py``
+    holding ``harness``, so test ids read ``harness/suite/test_properties.py::test_<property>``
     in a checkout and in site-packages alike; conftest.py files outside the
     suite are not loaded."""
     return [str(suite), "-c", os.devnull, "--rootdir", str(suite.parents[1]), "--confcutdir", str(suite),

@@ -32,7 +32,7 @@ def _impl(fn) -> Impl:  # as `check` builds a user's target
 def on_case(fn, case: Case, prop: str = "accuracy") -> dict:
     """The Result a failing search stores for ``case`` (as conformance._result builds it)."""
     impl = _impl(fn)
-    f = PROPERTIES[prop][0](impl, case)
+    f = PROPERTIES[prop].fn(impl, case)
     oc = invoke(impl, case)
     ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
     return Result(impl.id, impl.family, impl.function, prop, case.dtype, case.regime, f.verdict, f.max_ulp,
@@ -207,7 +207,7 @@ def _log_cause(fn, function: str, c: Case) -> str | None:
     """diagnose_one on the accuracy Result of ``fn`` as a log_softmax or logsumexp."""
     impl = Impl(f"check:diag:{fn.__name__}:{function}", "user", function, lambda cc: fn(cc.logits, cc.axis),
                 risky=True)
-    f = PROPERTIES["accuracy"][0](impl, c)
+    f = PROPERTIES["accuracy"].fn(impl, c)
     assert not policy.passes(f.verdict), (f.verdict, f.message)
     oc, ex = invoke(impl, c), expected(c, function, impl.judge_dtype(c), impl.profile)
     return diagnose_one(Result(impl.id, impl.family, function, "accuracy", c.dtype, c.regime, f.verdict, f.max_ulp,

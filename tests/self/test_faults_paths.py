@@ -25,9 +25,7 @@ for _k in ("PYTHONPATH", "SOFTMAX_HARNESS_IMPLS", "SOFTMAX_HARNESS_PROFILE"):
     ENV.pop(_k, None)
 CRASH = "risky.segfaults[mode=segv]"
 NAIVE = "risky.naive[shift=none]"
-SUITE_FILES = {"test_accuracy.py", "test_contract.py", "test_jacobian.py", "test_log_consistency.py",
-               "test_masked.py", "test_monotonicity.py", "test_permutation.py", "test_shift_invariance.py",
-               "test_sigmoid_equivalence.py", "test_special_values.py", "test_stability.py", "test_sum_to_one.py"}
+SUITE = "harness.suite.test_properties::"  # one test per property in the shipped suite
 
 
 def cli(*args: str, cwd: Path, env: dict | None = None, python: str = sys.executable,
@@ -84,7 +82,7 @@ def test_crash_reproducer_runs_from_another_folder(tmp_path):
     in the installed package) and the registration by absolute file."""
     user = _user_folder(tmp_path)
     env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "mine/risky_impls.py:impls"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_accuracy", "-q", "-n", "1",
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_accuracy", "-q", "-n", "1",
                         "-p", "no:cacheprovider", "--impls", "risky.segfaults*", "--profile", "dev",
                         "--results", "res", "--env-id", "e"], cwd=user, env=env, capture_output=True, text=True,
                        timeout=240)
@@ -95,7 +93,7 @@ def test_crash_reproducer_runs_from_another_folder(tmp_path):
     words = shlex.split(repro)
     pytest_at = words.index("pytest")
     target = words[pytest_at + 1]
-    assert os.path.isabs(target.partition("::")[0]) and target.partition("::")[0].endswith("test_accuracy.py")
+    assert os.path.isabs(target.partition("::")[0]) and target.partition("::")[0].endswith("test_properties.py")
     assert "harness" in Path(target.partition("::")[0]).parts  # the suite ships in the package
     impls_env = next(w for w in words if w.startswith("SOFTMAX_HARNESS_IMPLS="))
     assert os.path.isabs(impls_env.split("=", 1)[1])  # the registration works from anywhere too
@@ -138,7 +136,7 @@ def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
     """The README's pytest command: `pytest --pyargs harness.suite` from any
     folder, --results and --xfails-file relative to it."""
     shutil.copy(ROOT / "baseline.toml", tmp_path / "known.toml")
-    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_contract", "-p",
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_contract", "-p",
                         "no:cacheprovider", "-q", "-n", "0", "--impls", "numpy.stable_softmax", "--dtypes", "float64",
                         "--results", "res", "--env-id", "e", "--xfails-file", "known.toml"],
                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=240)
@@ -161,7 +159,7 @@ def test_plugin_results_stay_where_the_session_started(tmp_path):
         "def impls():\n"
         "    return [Impl('user.wanders', fn=_fn, family='user', function='softmax', dtypes=('float64',))]\n")
     env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "wanders.py:impls"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite.test_contract", "-p",
+    r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_contract", "-p",
                         "no:cacheprovider", "-q", "-n", "0", "--impls", "user.wanders", "--results", "res",
                         "--env-id", "e"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
@@ -176,7 +174,7 @@ def test_run_finds_the_suite_in_the_package():
 
     packaged = Path(str(files("harness.suite")))
     assert suite_dir() == packaged
-    assert {p.name for p in packaged.glob("test_*.py")} == SUITE_FILES
+    assert {p.name for p in packaged.glob("test_*.py")} == {"test_properties.py"}  # generated from the registry
     assert not (ROOT / "tests" / "conformance").exists()  # one copy of the suite, the shipped one
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RISKY = "tests/self/fixtures/risky_impls.py:impls"
+SUITE = "harness/suite/test_properties.py::"  # one test per property in the shipped suite
 
 
 def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
@@ -20,7 +21,7 @@ def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
     baseline.write_text('[[known]]\nimpl = "risky.naive[shift=none]"\nproperty = "accuracy"\n'
                         'reason = "no max subtraction"\n')
     env = {**os.environ, "SOFTMAX_HARNESS_IMPLS": RISKY, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "pytest", "harness/suite/test_accuracy.py", "-p", "no:cacheprovider", "-q",
+    cmd = [sys.executable, "-m", "pytest", SUITE + "test_accuracy", "-p", "no:cacheprovider", "-q",
            "-n", "2", "--profile", "dev", "--impls", "risky.*", "--results", str(tmp_path / "res"), "--env-id", "t",
            "--test-timeout", "8", "--xfails-file", str(baseline)]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
@@ -51,7 +52,7 @@ def _pytest(*args, env=None):
 
 def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     res = tmp_path / "res"
-    r = _pytest("harness/suite/test_contract.py", "-n", "2", "--impls", "numpy.stable_softmax", "--dtypes",
+    r = _pytest(SUITE + "test_contract", "-n", "2", "--impls", "numpy.stable_softmax", "--dtypes",
                 "float64", "--results", str(res), "--env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
     (run,) = (res / "e" / "runs").iterdir()  # this session's own run folder

@@ -183,7 +183,7 @@ def test_flushing_subnormal_results_is_named_and_fails_only_in_float16(dtype, lo
     impl = _impl(_flush)
     f = accuracy(impl, case, impl.call(case))
     assert f.verdict == verdict and "flushed to zero (FTZ)" in f.message, f.message
-    assert PROPERTIES["stability"][0](impl, case).verdict == ("ftz" if verdict == "ftz" else "out-of-bound")
+    assert PROPERTIES["stability"].fn(impl, case).verdict == ("ftz" if verdict == "ftz" else "out-of-bound")
 
 
 def test_an_input_mutation_is_reported_beside_the_numerical_finding():
@@ -194,8 +194,8 @@ def test_an_input_mutation_is_reported_beside_the_numerical_finding():
 
     impl = Impl("test.mut", "test", "softmax", mutating_unshifted)
     case = Case(np.array([800.0, 0.0]), -1, "near-overflow")
-    assert PROPERTIES["contract"][0](impl, case).verdict == "mutated-input"
-    assert PROPERTIES["accuracy"][0](impl, case).verdict == "wrong-special"  # NaN for 1: judged all the same
+    assert PROPERTIES["contract"].fn(impl, case).verdict == "mutated-input"
+    assert PROPERTIES["accuracy"].fn(impl, case).verdict == "wrong-special"  # NaN for 1: judged all the same
 
 
 def test_the_headline_ranks_numerical_defects_before_errors():

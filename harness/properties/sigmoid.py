@@ -19,15 +19,17 @@ import numpy as np
 
 from oracles import format_of
 
-from .judging import grade_pair, run_checked, ulp_distance
-from .records import Case, Finding, Impl
+from .. import policy
+from ..judging import grade_pair, run_checked, ulp_distance
+from ..records import Case, Finding, Impl
+from . import register
 
 NAME = "sigmoid_equivalence"
 
 
 def _partner(impl: Impl) -> Impl | None:
-    from .errors import UsageError
-    from .registry import get
+    from ..errors import UsageError
+    from ..registry import get
 
     if not impl.partner:
         return None
@@ -41,7 +43,10 @@ def _two_class(first: np.ndarray, second: np.ndarray, regime: str) -> Case:
     return Case(np.stack([first, second], axis=-1), -1, regime)
 
 
+@register(NAME, ("sigmoid",))
 def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
+    """sigmoid(x) equals the same framework's softmax([0, x])[1], within
+    both budgets (and sigmoid(fl(b - a)) equals softmax([a, b])[1])."""
 
     partner = _partner(impl)
     if partner is None:
@@ -93,6 +98,6 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
         findings.append(grade_pair(NAME, d3, sab.budget.bounded[:, 1] + sz.budget.bounded + rounding,
                                     sab.budget.good[:, 1] + sz.budget.good + rounding,
                                     f"{partner.id}([a, b])[1] vs sigmoid(fl(b - a))"))
-    from . import policy
+
 
     return max(findings, key=policy.severity)
