@@ -20,24 +20,35 @@ from pathlib import Path
 SIBLINGS = ("oracles", "reports")
 
 
+class _Siblings:
+    """A finder ahead of the sys.path scan for our sibling names only: the
+    package beside ``harness`` is found first, and nothing runs until
+    something imports it (a pytest session that merely loads the plugin
+    pays nothing)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in SIBLINGS:
+            return None
+        init = self.root / name / "__init__.py"
+        if not init.is_file():
+            return None  # not installed beside us: let the normal import say so
+        return importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+
+
 def pin() -> None:
-    """Bind each sibling package name to the copy installed beside harness."""
+    """Bind each sibling package name to the copy installed beside harness:
+    a real package already imported stays; an empty namespace package made
+    from a stray folder is dropped and found again, ours first."""
     root = Path(__file__).resolve().parent.parent
     for name in SIBLINGS:
         mod = sys.modules.get(name)
-        if mod is not None and getattr(mod, "__file__", None):
-            continue  # already a real package
-        init = root / name / "__init__.py"
-        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
-        if spec is None or spec.loader is None or not init.is_file():
-            continue  # not installed beside us: let the normal import say so
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
+        if mod is not None and not getattr(mod, "__file__", None):
+            del sys.modules[name]
+    if not any(isinstance(f, _Siblings) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Siblings(root))
 
 
 pin()

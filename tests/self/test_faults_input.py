@@ -63,7 +63,7 @@ def rows(path: Path) -> list[dict]:
 
 
 def test_object_array_output_is_wrong_dtype_not_a_harness_error():
-    from harness.properties import accuracy
+    from harness.properties.basic import accuracy
     from harness.records import Case, Impl
 
     def as_objects(c: Case) -> np.ndarray:

@@ -27,9 +27,8 @@ from reports.load import load
 ROOT = Path(__file__).resolve().parents[2]
 STORM = "tests/self/fixtures/storm_impls.py:impls"
 HEALTHY = "tests/self/fixtures/storm_impls.py:healthy"
-SUITE = ROOT / "harness" / "suite"
-MODULES = ["test_accuracy.py", "test_contract.py", "test_sum_to_one.py", "test_stability.py",
-           "test_shift_invariance.py", "test_permutation.py"]
+SUITE = ROOT / "harness" / "suite" / "test_properties.py"  # one test per registered property
+MODULES = ["accuracy", "contract", "sum_to_one", "stability", "shift_invariance", "permutation"]
 OK = [f"storm.ok{i}[stable]" for i in range(1, 4)]
 
 
@@ -38,7 +37,7 @@ def _env(**extra: str) -> dict:
 
 
 def _pytest_cmd(res: Path, *args: str, modules=MODULES) -> list[str]:
-    return [sys.executable, "-m", "pytest", *(str(SUITE / m) for m in modules), "-p", "no:cacheprovider", "-q",
+    return [sys.executable, "-m", "pytest", *(f"{SUITE}::test_{m}" for m in modules), "-p", "no:cacheprovider", "-q",
             "--profile", "dev", "--results", str(res), "--env-id", "t", *args]
 
 
@@ -111,7 +110,7 @@ def test_an_incomplete_run_is_recorded_reported_and_run_exits_3(tmp_path):
 def test_incomplete_without_xdist_and_collect_only_writes_nothing(tmp_path):
     res = tmp_path / "res"
     cmd = _pytest_cmd(res, "-n", "0", "-x", "--impls", "risky.naive*,risky.stable*",
-                      modules=["test_accuracy.py", "test_contract.py"])
+                      modules=["accuracy", "contract"])
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=200,
                        env=_env(SOFTMAX_HARNESS_IMPLS="tests/self/fixtures/risky_impls.py:impls"))
     assert r.returncode == 1, r.stdout[-3000:]
@@ -130,7 +129,7 @@ def test_incomplete_without_xdist_and_collect_only_writes_nothing(tmp_path):
 def test_a_second_session_keeps_the_first_sessions_results(tmp_path):
     res = tmp_path / "res"
     cmd = _pytest_cmd(res, "-n", "0", "--impls", "numpy.stable_softmax", "--dtypes", "float64",
-                      modules=["test_contract.py", "test_sum_to_one.py"])
+                      modules=["contract", "sum_to_one"])
     for _ in range(2):
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=200, env=_env())
         assert r.returncode == 0, r.stdout[-2000:]

@@ -1,0 +1,105 @@
+"""The state of one pytest session of the conformance suite: the options,
+validated up front (one UsageError each), where results go, the baseline,
+the seed, and this process's results file.  It lives in ``config.stash``
+under ``HARNESS`` (harness/plugin.py puts it there); the run's bookkeeping
+(harness/run_ledger.py) and the summary (harness/summary.py) read it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .records import Result
+
+DEFAULT_RESULTS = "reports/out/results"
+SUITE_ATTR = "softmax_harness_property"  # on each suite test: the property it runs (harness/suite)
+DEFAULT_TEST_TIMEOUT = 900.0  # the slowest ci test takes about a minute; thorough ones several
+
+
+class HarnessConfig:
+    """Everything a conformance session decided from its options."""
+
+    def __init__(self, config: pytest.Config):
+        from oracles import DTYPE_NAMES
+
+        from .conformance import PROFILE_ENV
+        from .conformance import PROFILES as HYP
+        from .errors import UsageError
+        from .registry import split_csv
+        from .special_values import GATES as CONVENTION_GATES
+
+        opt = config.getoption
+        self.impl_globs = split_csv(opt("--impls"), "--impls")
+        self.functions = split_csv(opt("--functions"), "--functions")
+        from .records import FUNCTIONS
+
+        unknown = [f for f in self.functions or () if f not in FUNCTIONS]
+        if unknown:  # said once here, not as a collection error in every conformance module
+            raise UsageError(f"unknown function {unknown[0]!r} in --functions; expected one of {', '.join(FUNCTIONS)}")
+        self.dtypes = split_csv(opt("--dtypes"), "--dtypes") or list(DTYPE_NAMES)
+        bad = [d for d in self.dtypes if d not in DTYPE_NAMES]
+        if bad:
+            raise UsageError(f"unknown dtype {bad[0]!r}; expected one of {', '.join(DTYPE_NAMES)}")
+        self.profile = opt("--profile") or os.environ.get(PROFILE_ENV, "dev")
+        if self.profile not in HYP:
+            raise UsageError(f"unknown profile {self.profile!r}; expected one of {', '.join(HYP)}")
+        self.conventions = opt("--conventions")
+        if self.conventions not in CONVENTION_GATES:
+            raise UsageError(f"unknown --conventions {self.conventions!r}; "
+                             f"expected one of {', '.join(CONVENTION_GATES)}")
+        self.gate = opt("--gate")
+        if self.gate not in ("bounded", "good"):
+            raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
+        self.long_rows = opt("--long-rows")
+        self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
+        results = Path(opt("--results") or DEFAULT_RESULTS).resolve()  # where pytest started
+        if results.exists() and not results.is_dir():
+            raise UsageError(f"--results {opt('--results')} exists and is not a folder")
+        self.env_dir = results / self.env_id
+        if self.impl_globs:
+            from .registry import select
+
+            select(self.impl_globs, self.functions)  # a glob matching nothing: one line, not N collection errors
+        self.run_dir = self.env_dir  # set per session in pytest_configure (runs/<run-id>)
+        self.ledger = None  # the controller's run book, once conformance tests are collected
+        from . import baseline as baseline_mod
+
+        xf = opt("--xfails-file")
+        self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.test_timeout = float(opt("--test-timeout") or 0)
+        if not self.test_timeout >= 0:  # negative (or nan) would silently disable the watchdog
+            raise UsageError(f"--test-timeout must be >= 0 seconds (0 = never), not {opt('--test-timeout'):g}")
+        from .seeding import choose_seed
+
+        winput = getattr(config, "workerinput", None)  # xdist workers take the controller's (drawn) seed
+        self.seed = choose_seed(winput.get("harness_seed") if winput else opt("--seed"), self.profile, handoff=True)
+        self._fh = None
+
+    def running_file(self, worker: str) -> Path:
+        return self.run_dir / f"{worker}.running"
+
+    def impls(self):
+        from .registry import select
+
+        return select(self.impl_globs, self.functions)
+
+    def write(self, res: Result) -> None:
+        if self._fh is None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.run_dir / f"{self.worker}-{os.getpid()}.jsonl", "a", encoding="utf-8")
+        self._fh.write(res.dumps() + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+
+HARNESS = pytest.StashKey[HarnessConfig]()
+
+
+def harness_of(config: pytest.Config) -> HarnessConfig | None:
+    """The session's state, or None where the plugin did not configure one."""
+    return config.stash.get(HARNESS, None)
