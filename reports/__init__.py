@@ -5,5 +5,6 @@ self-contained HTML report.
   ``env.json``, ``impls.json``); a bad line is refused by file and line.
 - ``reports.render``: ``render(dirs, out_path) -> Path`` aggregates the
   results and renders ``templates/report.html.j2``.
-- ``reports.svg``: inline SVG plots (no plotting library).
+- ``reports.plot_layout``: inline SVG plots laid out (no plotting library);
+  ``templates/plots.html.j2`` draws them under the page's autoescape.
 """

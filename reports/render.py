@@ -36,7 +36,7 @@ from harness.dtypes import SHORT as DTYPE_SHORT
 from harness.policy import PASSING, VERDICTS, rank, worst
 from harness.records import FUNCTIONS, bytes_sha
 
-from . import svg
+from . import plot_layout
 from .load import ResultSet, load
 
 PROFILES = ("ieee", "limit", "masked")
@@ -744,14 +744,14 @@ def _plots(rows: list[Row]) -> list[dict]:
             pts = (r.get("stats") or {}).get("points")
             if isinstance(pts, list):
                 series[r["dtype"]].extend(pts)
-        series = {k: v for k, v in series.items() if svg.clean_points(v)}
+        series = {k: v for k, v in series.items() if plot_layout.clean_points(v)}
         if not series:
             continue
         total = sum(len(v) for v in series.values())
         if total > MAX_PLOT_POINTS:  # keep the largest errors, then a stride of the rest
             for k, v in series.items():
                 quota = max(8, MAX_PLOT_POINTS * len(v) // total)
-                pts = svg.clean_points(v)
+                pts = plot_layout.clean_points(v)
                 pts.sort(key=lambda p: -p[1])
                 head = pts[: quota // 2]
                 rest = pts[quota // 2:]
@@ -762,8 +762,8 @@ def _plots(rows: list[Row]) -> list[dict]:
         n = sum(len(v) for v in series.values())
         out.append({"key": row.key, "label": row.label, "family": row.family, "function": row.function,
                     "dtypes": order, "n": n,
-                    "scatter": svg.scatter(series, f"{row.label}: ulp error vs |x_i - max|"),
-                    "hist": svg.histogram(series, f"{row.label}: ulp error histogram")})
+                    "scatter": plot_layout.scatter(series, f"{row.label}: ulp error vs |x_i - max|"),
+                    "hist": plot_layout.histogram(series, f"{row.label}: ulp error histogram")})
     return out
 
 
@@ -780,16 +780,12 @@ def _jinja_env():
     env.filters["ulp"] = fmt_ulp
     env.filters["vclass"] = lambda v: "v-" + re.sub(r"[^a-z0-9-]", "", str(v or "none").lower())
     env.filters["short"] = lambda d: DTYPE_SHORT.get(d, d)
+    env.filters["px"] = plot_layout.px
     return env
 
 
 def render_model(model: dict) -> str:
-    from markupsafe import Markup
-
-    m = dict(model)
-    for p in m["plots"]:  # SVG built (and escaped) by reports.svg
-        p["scatter_svg"], p["hist_svg"] = Markup(p["scatter"]), Markup(p["hist"])
-    return _jinja_env().get_template("report.html.j2").render(**m)
+    return _jinja_env().get_template("report.html.j2").render(**model)
 
 
 def render(dirs, out_path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
