@@ -10,5 +10,5 @@ self-contained HTML report.
 - ``reports.sections``: one module per section of the page.
 - ``reports.arrays``: stored arrays decoded, compared and shown.
 - ``reports.plot_layout``: inline SVG plots laid out (no plotting library);
-  ``templates/plots.html.j2`` draws them.
+  the macros in ``templates/svg.html.j2`` draw them.
 """

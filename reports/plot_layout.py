@@ -1,6 +1,6 @@
 """Layout of the inline SVG plots: data mapped to pixels, no markup.
 
-The markup is drawn by the macros in ``templates/plots.html.j2`` under the
+The markup is drawn by the macros in ``templates/svg.html.j2`` under the
 template's autoescape, so every string here (titles, dtypes, labels) is
 escaped by Jinja like the rest of the page.
 
