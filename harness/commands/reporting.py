@@ -61,10 +61,10 @@ def report_main(args) -> int:
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"report: {path.resolve()}")
-    print(model["summary_line"])
-    for e in model["envs"]:
-        if not e["complete"]:
-            print(f"INCOMPLETE: {e['id']}: {'; '.join(e['problems']) or 'incomplete'}")
+    print(model.summary_line)
+    for e in model.summary.envs:
+        if not e.complete:
+            print(f"INCOMPLETE: {e.id}: {'; '.join(e.problems) or 'incomplete'}")
     return 0
 
 

@@ -20,8 +20,9 @@ import pytest
 import report_fixture as fx
 
 from harness.cli import main
+from reports.arrays import ulp_distance
 from reports.load import LoadError, load
-from reports.render import build, render, ulp_distance
+from reports.render import build, render
 
 SECTIONS = ("summary", "matrix", "accuracy", "special", "disagreements", "failures", "plots")
 
@@ -86,32 +87,32 @@ def test_partial_and_crashed_envs(html, fixture_dirs):
     assert "fx-crashed" in html and "no results (*.jsonl) in this folder" in html
     assert "the run did not complete" in html
     model = build(load(fixture_dirs["dirs"]))
-    envs = {e["id"]: e for e in model["envs"]}
-    assert envs["fx-main"]["complete"] and not envs["fx-gpu"]["complete"] and not envs["fx-crashed"]["complete"]
-    assert "incomplete: fx-gpu, fx-crashed" in model["summary_line"]
+    envs = {e.id: e for e in model.summary.envs}
+    assert envs["fx-main"].complete and not envs["fx-gpu"].complete and not envs["fx-crashed"].complete
+    assert "incomplete: fx-gpu, fx-crashed" in model.summary_line
 
 
 def test_accuracy_special_disagreement_failures(fixture_dirs, html):
     model = build(load(fixture_dirs["dirs"]))
-    acc = {r["label"]: r for r in model["accuracy"]["rows"]}
-    cell = acc["fx.softmax[cpu]"]["cells"]["float16"]
-    assert cell["raw"] == 2048.0 and cell["lower_bound"] and cell["v"] == "out-of-bound"
+    acc = {r.label: r for r in model.accuracy.rows}
+    cell = acc["fx.softmax[cpu]"].cells["float16"]
+    assert cell.raw == 2048.0 and cell.lower_bound and cell.verdict == "out-of-bound"
     assert "≥ </span>2048" in html
-    sv = {s["function"]: s for s in model["special"]}["softmax"]
-    assert sv["classes"] == ["nan", "+inf", "empty"]
-    nan_row = sv["grid"][0]["cells"]
-    assert nan_row[0]["profiles"] == {"ieee": "exact", "limit": "exact", "masked": "exact"}
+    sv = {s.function: s for s in model.special}["softmax"]
+    assert sv.classes == ["nan", "+inf", "empty"]
+    nan_row = sv.grid[0].cells
+    assert nan_row[0].profiles == {"ieee": "exact", "limit": "exact", "masked": "exact"}
     # cpu and cuda agree bitwise on one shared case, differ by one float32 step on the other
-    dev = model["disagreements"]["devices"]
-    assert dev and dev[0]["dtypes"][0]["shared"] == 2 and dev[0]["dtypes"][0]["equal"] == 1
-    pair = model["disagreements"]["by_function"][0]["pairs"][0]
-    assert pair["differ"] == 1 and pair["dist"] == "1"
+    dev = model.disagreements.devices
+    assert dev and dev[0].dtypes[0].shared == 2 and dev[0].dtypes[0].equal == 1
+    pair = model.disagreements.by_function[0].pairs[0]
+    assert pair.differ == 1 and pair.distance == "1"
     # failures: worst first, known last; each with its reproducer and blob
-    fails = model["failures"]
-    assert [f["eff"] for f in fails][-1] == "known"
-    f16 = next(f for f in fails if f["impl"] == "fx.softmax[cpu]")
-    assert f16["blob"].startswith("@reproduce_failure(") and "harness.replay" in f16["reproducer"]
-    assert any(r["worst"] and r["actual"][0] == "0.0" for r in f16["window"]["rows"])
+    fails = model.failures.shown
+    assert [f.effective for f in fails][-1] == "known"
+    f16 = next(f for f in fails if f.impl == "fx.softmax[cpu]")
+    assert f16.blob.startswith("@reproduce_failure(") and "harness.replay" in f16.reproducer
+    assert any(r.worst and r.actual[0] == "0.0" for r in f16.window.rows)
     assert "<svg" in html and "ulp error" in html
 
 
@@ -214,7 +215,7 @@ def test_merge_combines_and_keeps_runs_apart(fixture_dirs, tmp_path, capsys):
     assert sorted(s.env_id for s in sets) == names
     # the merged folder renders; the same implementation in two envs gets a row per env
     model = build(sets)
-    labels = {m["label"] for m in model["matrix"]}
+    labels = {m.label for m in model.matrix.rows}
     assert {"fx.softmax[cpu] @ fx-main", "fx.softmax[cpu] @ fx-main@machine2"} <= labels
 
 
@@ -228,7 +229,7 @@ def test_same_env_id_from_two_machines_stays_apart(fixture_dirs, tmp_path):
     sets = load([fixture_dirs["main"], other, empty])
     assert [s.label for s in sets] == ["fx-main", "fx-main@machine2", "crashed-before-start"]
     assert "no results (*.jsonl) in this folder" in sets[2].problems
-    labels = {m["label"] for m in build(sets)["matrix"]}
+    labels = {m.label for m in build(sets).matrix.rows}
     assert {"fx.softmax[cpu] @ fx-main", "fx.softmax[cpu] @ fx-main@machine2"} <= labels
 
 

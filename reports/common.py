@@ -1,0 +1,94 @@
+"""What every report section shares: verdict helpers, number and time
+formatting, and the page-size limits."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from harness.dtypes import DTYPES
+from harness.policy import PASSING, worst
+from harness.records import FUNCTIONS
+
+PROFILES = ("ieee", "limit", "masked")
+NEUTRAL = ("unsupported", "unavailable")  # do not colour a cell when anything else ran
+MAX_FAILURES = 200
+MAX_PLOT_POINTS = 300
+MAX_DISAGREEMENT_CASES = 40
+MAX_PAIRS = 25
+MAX_REPRODUCER = 16000
+WINDOW = 12  # array elements shown around the worst one
+DEVICE_TOKENS = ("cpu", "cuda", "gpu", "tpu", "mps", "rocm", "xpu")
+
+VERDICT_COLOURS = {
+    "exact": ("#1a7f37", "#fff"),
+    "faithful": ("#4c9f38", "#fff"),
+    "good": ("#a6d96a", "#111"),
+    "bounded": ("#e6f098", "#111"),
+    "ftz": ("#d9ef8b", "#111"),
+    "known": ("#c9c3e6", "#111"),
+    "unsupported": ("#eeeeee", "#555"),
+    "unavailable": ("#d5d5d5", "#333"),
+    "out-of-bound": ("#f46d43", "#111"),
+    "wrong-special": ("#d73027", "#fff"),
+    "wrong-dtype": ("#b2182b", "#fff"),
+    "wrong-shape": ("#b2182b", "#fff"),
+    "mutated-input": ("#8e0152", "#fff"),
+    "nondeterministic": ("#c51b7d", "#fff"),
+    "error": ("#67001f", "#fff"),
+    "crash": ("#222222", "#fff"),
+    "timeout": ("#444444", "#fff"),
+}
+
+
+def effective(r: dict) -> str:
+    """The verdict the report shows: a failure the baseline knows is ``known``."""
+    v = r["verdict"]
+    return "known" if r.get("known") and v not in PASSING else v
+
+
+def failing(v: str) -> bool:
+    return v not in PASSING
+
+
+def cell_verdict(verdicts) -> str:
+    """Worst of ``verdicts``, where unsupported/unavailable count only when
+    nothing else ran."""
+    vs = list(verdicts)
+    real = [v for v in vs if v not in NEUTRAL]
+    return worst(real) if real else (worst(vs) if vs else "unsupported")
+
+
+def dtype_order(d: str) -> int:
+    return DTYPES.index(d) if d in DTYPES else 9
+
+
+def function_order(f: str) -> int:
+    return FUNCTIONS.index(f) if f in FUNCTIONS else 99
+
+
+def fmt_ulp(v: float | None) -> str:
+    if v is None or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return "–"
+    if v == 0:
+        return "0"
+    if v < 10:
+        return f"{v:.2g}" if v < 1 else f"{v:.3g}"
+    if v < 1e5:
+        return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+    return f"{v:.2e}"
+
+
+def fmt_time(t) -> str:
+    if not isinstance(t, (int, float)):
+        return "–"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+
+def num(v) -> float | None:
+    """``v`` as a float when it is a finite number (results may hold null, inf, NaN)."""
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def stats(r: dict) -> dict:
+    return r.get("stats") or {}

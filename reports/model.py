@@ -1,0 +1,342 @@
+"""The report's model: what ``reports.render.build`` gives the templates.
+
+One dataclass per thing the page shows.  Values meant for display are
+already formatted (``*_text`` fields, ulp counts as text); raw numbers kept
+beside them are for sorting and for the page's script.  The views of
+stored arrays (``InputSummary``, ``ArrayWindow``) live with the code that
+makes them, in ``reports.arrays``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from harness.dtypes import DTYPES
+
+from .arrays import ArrayWindow, InputSummary
+from .plot_layout import Histogram, Scatter
+
+# ---------------------------------------------------------------- summary
+
+@dataclass
+class EnvSummary:
+    id: str
+    dir: str
+    python: str
+    platform: str
+    hostname: str
+    device: str
+    gpu: str | None
+    cpu: list[str] | None  # CPU flags that change numerics, when recorded
+    modes: dict  # tf_onednn, keras_backend, ... as recorded
+    started: str
+    finished: str
+    complete: bool
+    problems: list[str]
+    n_results: int
+    newer: list[str]  # newer runs left out, and why
+    counts: dict[str, int]  # effective verdict -> results
+    files: list[str]
+    n_impls: int
+    n_unavailable: int
+
+
+@dataclass
+class VersionRow:
+    package: str
+    by_env: list[str]  # one per environment, "–" where not installed
+
+
+@dataclass
+class Summary:
+    envs: list[EnvSummary]
+    versions: list[VersionRow]
+    counts: Counter  # effective verdict -> results, all environments
+    verdict_columns: list[str]  # the verdicts that occur, best to worst
+    total: int
+    n_failing: int
+    n_known: int
+    offenders: list[MatrixRow]  # worst failing rows first
+    unavailable: list[MatrixRow]
+    not_run: list[str]  # available implementations no environment selected
+
+    @property
+    def env_ids(self) -> list[str]:
+        return [e.id for e in self.envs]
+
+
+# ---------------------------------------------------------------- matrix
+
+@dataclass
+class Column:
+    function: str
+    dtypes: list[str]
+
+
+@dataclass
+class MatrixCell:
+    verdict: str | None  # None: nothing ran here (not declared, or not run)
+    text: str  # what the cell says where it has no verdict
+    title: str  # tooltip: the properties run, or why nothing ran
+    max_ulp: float | None = None
+    max_ulp_text: str = ""
+    n_failing: int = 0
+    n_known: int = 0
+    link: str | None = None  # anchor of the cell's first failure
+
+
+@dataclass
+class MatrixRow:
+    key: int
+    label: str
+    impl: str
+    env: str | None  # set when the implementation ran in several environments
+    family: str
+    function: str
+    device: str
+    notes: str
+    available: bool
+    reason: str  # why unavailable
+    cells: dict[str, MatrixCell]  # dtype -> cell
+    worst: str
+    max_ulp: float | None
+
+    @property
+    def first_failure(self) -> str | None:
+        return next((c.link for c in self.cells.values() if c.link), None)
+
+    @property
+    def n_failing(self) -> int:
+        return sum(c.n_failing for c in self.cells.values())
+
+
+@dataclass
+class Matrix:
+    columns: list[Column]
+    rows: list[MatrixRow]
+
+    @property
+    def dtypes(self) -> list[str]:
+        return [d for d in DTYPES if any(d in c.dtypes for c in self.columns)]
+
+    @property
+    def functions(self) -> list[str]:
+        return [c.function for c in self.columns]
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({m.family for m in self.rows})
+
+
+# ---------------------------------------------------------------- accuracy
+
+@dataclass
+class AccuracyCell:
+    value: str  # max ulp as text, or the verdict where no number was found
+    raw: float | None  # max ulp, for sorting
+    lower_bound: bool  # found by search, not exhaustively: the true max may be larger
+    verdict: str
+    budget: str
+    input: InputSummary | None
+    regime: str
+    examples: int | None
+    message: str
+
+
+@dataclass
+class AccuracyRow:
+    key: int
+    label: str
+    family: str
+    function: str
+    cells: dict[str, AccuracyCell]  # dtype -> cell
+    notes: str
+
+
+@dataclass
+class Accuracy:
+    rows: list[AccuracyRow]
+    dtypes: list[str]
+
+
+# ---------------------------------------------------------------- special values
+
+@dataclass
+class SpecialImpl:
+    key: int
+    label: str
+    family: str
+    profile: str  # the convention the implementation claims
+
+
+@dataclass
+class Returned:
+    text: str
+    dtypes: list[str]  # named only where dtypes returned different things
+
+
+@dataclass
+class SpecialCell:
+    verdict: str
+    returned: list[Returned]
+    profiles: dict[str, str | None]  # convention -> verdict under it
+    convention: str  # the convention followed (per dtype where they differ)
+    message: str
+
+
+@dataclass
+class SpecialGridRow:
+    input_class: str
+    cells: list[SpecialCell | None]  # one per implementation, None where not run
+
+
+@dataclass
+class SpecialTable:
+    """One function: rows are input classes, columns implementations."""
+
+    function: str
+    classes: list[str]
+    impls: list[SpecialImpl]
+    grid: list[SpecialGridRow]
+
+
+# ---------------------------------------------------------------- disagreements
+
+@dataclass
+class PairDiff:
+    a: str
+    b: str
+    shared: int
+    differ: int
+    distance: str | None  # max distance in representable numbers, where both outputs were stored
+
+
+@dataclass
+class FunctionAgreement:
+    function: str
+    dtype: str
+    n_cases: int
+    groups: list[list[str]]  # implementations that agreed bitwise on every shared case
+    pairs: list[PairDiff]  # pairs that differ somewhere, most often first
+    n_pairs_differ: int
+    n_pairs: int
+
+    @property
+    def has_distance(self) -> bool:
+        return any(p.distance for p in self.pairs)
+
+
+@dataclass
+class SplitCase:
+    """A case on which three or more implementations split into groups."""
+
+    function: str
+    dtype: str
+    case_id: str
+    regime: str
+    groups: list[tuple[str, list[str]]]  # (output hash, implementations)
+
+
+@dataclass
+class DeviceDtype:
+    dtype: str
+    cpu: str  # verdict
+    gpu: str
+    cpu_ulp: str
+    gpu_ulp: str
+    shared: int
+    equal: int
+
+
+@dataclass
+class DeviceComparison:
+    name: str
+    cpu: str
+    gpu: str
+    gpu_device: str
+    dtypes: list[DeviceDtype]
+
+
+@dataclass
+class Disagreements:
+    by_function: list[FunctionAgreement]
+    examples: list[SplitCase]  # the first MAX_DISAGREEMENT_CASES
+    n_examples: int
+    devices: list[DeviceComparison]
+
+
+# ---------------------------------------------------------------- failures
+
+@dataclass
+class Failure:
+    index: int
+    anchor: str
+    rank: int
+    max_ulp: float | None
+    label: str  # the matrix row's label
+    impl: str
+    env: str
+    family: str
+    function: str
+    property: str
+    dtype: str
+    regime: str
+    verdict: str
+    effective: str  # "known" where the baseline knows it
+    known: str | None
+    message: str
+    max_ulp_text: str
+    budget_text: str
+    worst_index: list | None
+    case_id: str
+    input: InputSummary | None
+    window: ArrayWindow
+    reproducer: str
+    reproducer_cut: bool
+    blob: str | None  # "@reproduce_failure(...)"
+    seed: int | None
+    src: str  # results file and line
+    device: str
+    detail_error: str | None
+    also: list[str] = field(default_factory=list)  # other dtypes with the same failure
+    cause: str | None = None  # the likely cause, where a signature is recognised
+
+
+@dataclass
+class Failures:
+    shown: list[Failure]
+    total: int  # failing results, known ones included
+    n_groups: int  # distinct failures
+    omitted: int  # results not shown in full
+    omitted_by_verdict: dict[str, int]
+
+
+# ---------------------------------------------------------------- plots
+
+@dataclass
+class Plot:
+    key: int
+    label: str
+    family: str
+    function: str
+    dtypes: list[str]
+    n_samples: int
+    scatter: Scatter
+    histogram: Histogram
+
+
+# ---------------------------------------------------------------- the page
+
+@dataclass
+class Report:
+    generated: str
+    sources: list[str]
+    summary: Summary
+    matrix: Matrix
+    accuracy: Accuracy
+    special: list[SpecialTable]
+    disagreements: Disagreements
+    failures: Failures
+    plots: list[Plot]
+    summary_line: str = ""

@@ -1,0 +1,248 @@
+"""Layout of the inline SVG plots: data mapped to pixels, no markup.
+
+The markup is drawn by the macros in ``templates/svg.html.j2`` under the
+template's autoescape, so every string here (titles, dtypes, labels) is
+escaped by Jinja like the rest of the page.
+
+- :func:`scatter`: ULP error against |x_i - max| for one implementation, one
+  colour per dtype, with the error budget drawn as a dashed step per dtype.
+  Both axes are logarithmic (x as log10(1 + |x_i - max|), y as log10 ulp with
+  a floor), since the budget grows with |x_i - max| and errors span decades.
+- :func:`histogram`: the same samples binned by ulp error in powers of two,
+  split into within-budget and over-budget counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+DTYPE_COLOURS = {"float16": "#d95f02", "bfloat16": "#7570b3", "float32": "#1b9e77", "float64": "#386cb0"}
+OTHER_COLOUR = "#666666"
+Y_FLOOR = 1e-2  # errors below this (exact results) sit on the floor
+X_DECADES = 5  # |x_i - max| axis ends at 1e5; larger distances sit on the right edge
+BUDGET_BINS = 40  # x bands over which the budget is drawn as one step
+
+Point = tuple[float, float, "float | None"]  # (|x - max|, ulp error, budget or None)
+
+
+def px(v: float) -> str:
+    """A pixel coordinate with at most one decimal (keeps the page small)."""
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _finite(*vs) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in vs)
+
+
+def clean_points(points) -> list[Point]:
+    """[(|x - max|, ulp error, budget or None)], dropping unusable entries."""
+    out = []
+    for p in points or []:
+        if not isinstance(p, (list, tuple)) or len(p) < 2 or not _finite(p[0], p[1]):
+            continue
+        b = p[2] if len(p) > 2 and _finite(p[2]) else None
+        out.append((abs(float(p[0])), max(float(p[1]), 0.0), b))
+    return out
+
+
+def _xmap(x: float) -> float:
+    return math.log10(1.0 + x)
+
+
+def _ymap(y: float) -> float:
+    return math.log10(max(y, Y_FLOOR))
+
+
+def _decades(lo: float, hi: float) -> list[int]:
+    return list(range(math.floor(lo), math.ceil(hi) + 1))
+
+
+def _tick_label(e: int, floor_label: bool = False) -> str:
+    if floor_label:
+        return "≤0.01"
+    if -2 <= e <= 3:
+        return f"{10.0 ** e:g}"
+    return f"1e{e}"
+
+
+@dataclass
+class Frame:
+    """The SVG box and the plot area inside its margins (pixels)."""
+
+    title: str
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+
+
+@dataclass
+class GridLine:
+    pos: float  # y of a horizontal line, x of a vertical one
+    label: str
+
+
+@dataclass
+class Dot:
+    cx: int
+    cy: int
+    over: bool  # over its budget: drawn as a red cross
+
+
+@dataclass
+class Step:
+    """One dashed budget step over an x band."""
+
+    x0: float
+    x1: float
+    y: float
+
+
+@dataclass
+class Series:
+    dtype: str
+    colour: str
+    budget: list[Step]
+    dots: list[Dot]
+
+
+@dataclass
+class LegendEntry:
+    x: float
+    dtype: str
+    colour: str
+
+
+@dataclass
+class Scatter:
+    frame: Frame
+    y_grid: list[GridLine] = field(default_factory=list)
+    x_grid: list[GridLine] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    legend: list[LegendEntry] = field(default_factory=list)
+
+
+@dataclass
+class Bar:
+    """One histogram bin: within-budget count stacked under over-budget count."""
+
+    x: float
+    width: float
+    label_x: float
+    label: str
+    show_label: bool
+    within: int
+    over: int
+    within_y: float
+    within_height: float
+    over_y: float
+    over_height: float
+
+    @property
+    def tip(self) -> str:
+        return f"{self.label} ulp: {self.within} within budget, {self.over} over"
+
+
+@dataclass
+class Histogram:
+    frame: Frame
+    y_grid: list[GridLine] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+
+
+def scatter(series: dict[str, list], title: str = "", width: int = 350, height: int = 210) -> Scatter:
+    """``series``: dtype -> points [(|x - max|, ulp error, budget)]."""
+    data = {k: clean_points(v) for k, v in series.items()}
+    data = {k: v for k, v in data.items() if v}
+    ml, mr, mt, mb = 44, 18, 18, 30
+    pw, ph = width - ml - mr, height - mt - mb
+    plot = Scatter(Frame(title, width, height, ml, mt, pw, ph))
+    if not data:
+        return plot
+    xs = [_xmap(p[0]) for v in data.values() for p in v]
+    ys = [_ymap(p[1]) for v in data.values() for p in v] + \
+         [_ymap(p[2]) for v in data.values() for p in v if p[2] is not None]
+    x_hi = float(min(max(1, math.ceil(max(xs))), X_DECADES))  # beyond 1e5, exp underflows: clamp to the edge
+    y_lo, y_hi = _ymap(Y_FLOOR), max(1.0, math.ceil(max(ys)))
+
+    def sx(x: float) -> float:
+        return ml + pw * min(_xmap(x), x_hi) / x_hi
+
+    def sy(y: float) -> float:
+        return mt + ph * (1 - (_ymap(y) - y_lo) / (y_hi - y_lo))
+
+    ystep = max(1, math.ceil((y_hi - y_lo) / 8))
+    for e in _decades(y_lo, y_hi)[::ystep]:
+        plot.y_grid.append(GridLine(mt + ph * (1 - (e - y_lo) / (y_hi - y_lo)), _tick_label(e, e == y_lo)))
+    for e in range(0, int(x_hi) + 1, max(1, math.ceil(x_hi / 8))):
+        label = "0" if e == 0 else ("≥" if e == X_DECADES and max(xs) > X_DECADES else "") + _tick_label(e)
+        plot.x_grid.append(GridLine(ml + pw * e / x_hi, label))
+    for k, pts in data.items():
+        # budget: the largest budget among the samples of each x bin, drawn
+        # over that bin only (no interpolation between bins)
+        bins: dict[int, float] = {}
+        for x, _, b in pts:
+            if b is None:
+                continue
+            i = min(int(min(_xmap(x), x_hi) / x_hi * BUDGET_BINS), BUDGET_BINS - 1)
+            bins[i] = max(b, bins.get(i, 0.0))
+        steps = [Step(ml + pw * i / BUDGET_BINS, ml + pw * (i + 1) / BUDGET_BINS, sy(b))
+                 for i, b in sorted(bins.items())]
+        # points, deduplicated on the pixel grid
+        seen = set()
+        dots = []
+        for x, e, b in pts:
+            dot = Dot(round(sx(x)), round(sy(e)), b is not None and e > b)
+            if (dot.cx, dot.cy, dot.over) not in seen:
+                seen.add((dot.cx, dot.cy, dot.over))
+                dots.append(dot)
+        plot.series.append(Series(k, DTYPE_COLOURS.get(k, OTHER_COLOUR), steps, dots))
+    lx: float = ml + 6
+    for k in data:
+        plot.legend.append(LegendEntry(lx, k, DTYPE_COLOURS.get(k, OTHER_COLOUR)))
+        lx += 12 + 6.2 * len(k)  # room for the dtype name
+    return plot
+
+
+def _bin_of(e: float) -> int:
+    """0: [0, 0.5], 1: (0.5, 1], 2: (1, 2], 3: (2, 4], ..."""
+    if e <= 0.5:
+        return 0
+    return max(1, math.ceil(math.log2(e)) + 1)
+
+
+def _bin_label(i: int) -> str:
+    return "≤½" if i == 0 else ("≤1" if i == 1 else f"≤2^{i - 1}" if i > 4 else f"≤{2 ** (i - 1)}")
+
+
+def histogram(series: dict[str, list], title: str = "", width: int = 280, height: int = 210) -> Histogram:
+    """Counts of samples by ulp error in powers of two, within budget and over
+    budget, all dtypes together."""
+    pts = [p for v in series.values() for p in clean_points(v)]
+    ml, mr, mt, mb = 34, 8, 18, 42
+    pw, ph = width - ml - mr, height - mt - mb
+    plot = Histogram(Frame(title, width, height, ml, mt, pw, ph))
+    if not pts:
+        return plot
+    nb = min(max(_bin_of(e) for _, e, _ in pts) + 1, 64)
+    ok, bad = [0] * nb, [0] * nb
+    for _, e, b in pts:
+        i = min(_bin_of(e), nb - 1)
+        if b is not None and e > b:
+            bad[i] += 1
+        else:
+            ok[i] += 1
+    top = max(o + b for o, b in zip(ok, bad)) or 1
+    bw = pw / nb
+    plot.y_grid = [GridLine(mt + ph * (1 - frac), str(round(top * frac))) for frac in (0.5, 1.0)]
+    step = max(1, math.ceil(nb / 6))  # at most about six labels under the bars
+    for i in range(nb):
+        x = ml + i * bw
+        h_ok, h_bad = ph * ok[i] / top, ph * bad[i] / top
+        plot.bars.append(Bar(x=x + 1, width=bw - 2, label_x=x + bw / 2, label=_bin_label(i), show_label=i % step == 0,
+                             within=ok[i], over=bad[i], within_y=mt + ph - h_ok, within_height=h_ok,
+                             over_y=mt + ph - h_ok - h_bad, over_height=h_bad))
+    return plot
