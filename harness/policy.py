@@ -392,6 +392,8 @@ def local_budget(function: str, stats: RowStats | None, exact_abs: np.ndarray, f
     """
     if function == "softmax_jacobian":
         return _to_ulps(SAFETY * 3.0 * exact_abs, fmt, ulp)
+    if stats is None:
+        raise ValueError(f"the local budget of {function!r} needs the row stats")
     ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         if function in ("softmax", "masked_softmax", "sparse_softmax"):

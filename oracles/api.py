@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -190,7 +191,7 @@ def _ziv_each(kernel: Callable[[float], list], vals: list[float], fmt: Format) -
     make every other one pay for its precision."""
     r, h, lo = [], [], []
     for v in vals:
-        e = K.ziv(lambda v=v: kernel(v), fmt)
+        e = K.ziv(partial(kernel, v), fmt)
         r += e.rounded
         h += e.hi
         lo += e.lo
@@ -215,7 +216,7 @@ def _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt) -> Exact:
             else:
                 fin = [v for v in vals if v != -math.inf]
                 if fin:
-                    out.put([r], K.ziv(lambda fin=fin: K.k_logsumexp(fin), fmt))
+                    out.put([r], K.ziv(partial(K.k_logsumexp, fin), fmt))
                 else:
                     out.fill([r], -math.inf)
             continue

@@ -135,10 +135,12 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
         return api.Exact(rounded.astype(fmt.dtype).reshape(shape), hi.reshape(shape), lo.reshape(shape))
     ndim = max(x.ndim, 1)
     ax = axis % ndim if x.ndim else 0
-    moved = np.moveaxis(x64.reshape(x.shape or (1,)), ax, -1)
+    # Annotated: numpy's stubs take reshape of an untyped shape for a 0-d result.
+    shape_1d: tuple[int, ...] = x.shape or (1,)
+    moved = np.moveaxis(x64.reshape(shape_1d), ax, -1)
     lead, n = moved.shape[:-1], moved.shape[-1]
     rows = moved.reshape(-1, n)
-    finite = np.isfinite(rows).all(axis=-1)
+    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
     safe = np.where(finite[:, None], rows, 0.0)
     v, b = _rows_fast(function, safe, fmt)
     r, ok = _decide(v, b, fmt)
@@ -146,7 +148,7 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
     bad = np.flatnonzero(~row_ok)
     if bad.size:
-        sub = np.moveaxis(np.asarray(x).reshape(x.shape or (1,)), ax, -1).reshape(-1, n)[bad]
+        sub = np.moveaxis(np.asarray(x).reshape(shape_1d), ax, -1).reshape(-1, n)[bad]
         ex = api.evaluate(function, sub, -1, **kw)
         rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
     out_shape = lead + ((n,) if function != "logsumexp" else ())
