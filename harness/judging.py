@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from oracles import format_of
+from oracles.api import Exact
 
 from . import policy
 from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import contract as _contract
 from .records import Case, Finding, Impl, slices
-from .ulp import measure
+from .ulp import Measure, measure
 
 
 @dataclass
@@ -24,8 +25,8 @@ class Checked:
     """Output plus the oracle view of it, shared by the metamorphic properties."""
 
     out: np.ndarray
-    exact: object
-    meas: object
+    exact: Exact
+    meas: Measure
     budget: policy.Budget
     abs_budget: policy.Budget | None = None  # absolute units, where some ulp budget overflowed
 
@@ -35,33 +36,52 @@ class Checked:
         return policy.Budget(self.budget.good * self.meas.ulp, self.budget.bounded * self.meas.ulp)
 
 
-def run_checked(impl: Impl, case: Case) -> tuple[Finding | None, Checked | None]:
+class Rejected(Exception):
+    """A call a property cannot judge: it failed its contract (an error, a
+    wrong shape, dtype or a mutated input).  The property registry turns it
+    into that property's Finding, with ``context`` saying which call it was."""
+
+    def __init__(self, finding: Finding, context: str = ""):
+        super().__init__(finding.message)
+        self.finding, self.context = finding, context
+
+    def message(self) -> str:
+        return f"{self.context}: {self.finding.message}" if self.context else self.finding.message
+
+
+def checked(impl: Impl, case: Case, context: str = "") -> Checked:
+    """``impl`` on ``case`` with the oracle's view of its output; raises
+    Rejected where the call breaks its contract."""
     oc = invoke(impl, case)
     c = _contract(impl, case, oc, mutation=False)
     if c.verdict != "exact":
-        return c, None
+        raise Rejected(c, context)
+    out = np.asarray(oc.output)  # the contract passed: there is an output
     ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
     fmt = format_of(ex.rounded.dtype)
-    meas = measure(oc.output, ex, fmt)
+    meas = measure(out, ex, fmt)
     bud = budget_for(case, impl.function, ex, meas)
-    return None, Checked(np.asarray(oc.output), ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
+    return Checked(out, ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
 
 
-def pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> tuple:
+Absolute = tuple[np.ndarray, np.ndarray, np.ndarray]  # (difference, allowed, good) in absolute units
+
+
+def pair_absolute(a: np.ndarray, b: np.ndarray, allowed: policy.Budget) -> Absolute:
     """(|a - b|, allowed bounded, allowed good) in absolute units, for grade_pair:
     ulp_distance with a unit ulp, so equal bits and NaN beside NaN are 0 as there."""
-    return ulp_distance(a, b, 1.0), allowed.bounded, allowed.good
+    return ulp_distance(a, b, 1.0), np.asarray(allowed.bounded), np.asarray(allowed.good)
 
 
 def grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.ndarray, what: str,
-                absolute: tuple | None = None) -> Finding:
+                absolute: Absolute | None = None) -> Finding:
     """Grade a metamorphic discrepancy (in ulps) against summed budgets.
     ``absolute`` = (difference, allowed, good) in absolute units replaces the
     ulp figures where the allowed ulps overflowed (inf would allow anything)."""
     if diff_ulp.size == 0:
         return Finding(name, "exact", 0.0, message="empty")
     over = np.isinf(allowed) if absolute is not None else np.zeros(np.shape(allowed), dtype=bool)
-    if over.any():
+    if absolute is not None and over.any():
         da, aa, ga = absolute
         diff_ulp = np.where(over, np.where(np.isnan(diff_ulp), np.nan, da), diff_ulp)
         allowed, good = np.where(over, aa, allowed), np.where(over, ga, good)
@@ -72,7 +92,7 @@ def grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.nd
     worst = float(d.reshape(-1)[k])
     if not np.isfinite(d).all() and not (d.reshape(-1)[k] <= allowed.reshape(-1)[k]):
         return Finding(name, "wrong-special", None, idx, f"{what}: special-value mismatch at {tuple(idx)}")
-    mx = float(d.max())
+    mx: float | None = float(d.max())
     if (d <= 0).all():
         verdict = "exact"
     elif (d <= good).all():
@@ -88,7 +108,7 @@ def grade_pair(name: str, diff_ulp: np.ndarray, allowed: np.ndarray, good: np.nd
                    f"(allowed {allowed.reshape(-1)[k]:.3g})", float(allowed.reshape(-1)[k]))
 
 
-def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
+def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray | float) -> np.ndarray:
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
     with np.errstate(invalid="ignore", over="ignore"):
@@ -101,7 +121,7 @@ def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray) -> np.ndarray:
 LOCAL = ("softmax", "masked_softmax", "log_softmax")
 
 
-def signed_errors(case: Case, function: str, ch: Checked) -> tuple:
+def signed_errors(case: Case, function: str, ch: Checked) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(error, tolerance, kept, to_ulps): the signed error of each element,
     relative for probabilities and absolute for logs (units in which a
     slice-common error is one constant), its local budget in the same units,

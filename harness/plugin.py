@@ -33,7 +33,6 @@ import faulthandler
 import json
 import os
 import time
-import uuid
 
 import pytest
 
@@ -65,16 +64,9 @@ def pytest_configure(config):
     from .errors import UsageError
 
     try:
-        h = config.stash[HARNESS] = HarnessConfig(config)
+        config.stash[HARNESS] = HarnessConfig(config)
     except UsageError as e:
         raise pytest.UsageError(str(e)) from None
-    winput = getattr(config, "workerinput", None)
-    h.session = winput.get("harness_session") if winput else uuid.uuid4().hex
-    from .results_store import RUNS, new_run_id
-
-    h.run_id = winput.get("harness_run") if winput else new_run_id(h.session)
-    h.run_dir = h.env_dir / RUNS / h.run_id
-    h.user_max_restart = getattr(config.option, "maxworkerrestart", None)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -124,9 +116,9 @@ def pytest_collection_finish(session):
 def pytest_xdist_node_collection_finished(node, ids):
     """xdist controller: the first worker's collection starts the run."""
     h = harness_of(node.config)
-    if h is None or h.ledger is not None or getattr(h, "_decided", False):
+    if h is None or h.ledger is not None or h.decided:
         return
-    h._decided = True
+    h.decided = True
     from .run_ledger import Ledger, conformance_ids
 
     conf = conformance_ids(h, ids)

@@ -342,7 +342,7 @@ def _finite_tree(o):
     if isinstance(o, (list, tuple)):
         return [_finite_tree(v) for v in o]
     if isinstance(o, (float, np.floating)):
-        return finite_or_none(o)
+        return finite_or_none(float(o))
     return o
 
 

@@ -7,13 +7,15 @@ under ``HARNESS`` (harness/plugin.py puts it there); the run's bookkeeping
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import pytest
 
 if TYPE_CHECKING:
     from .records import Result
+    from .run_ledger import Ledger
 
 DEFAULT_RESULTS = "reports/out/results"
 SUITE_ATTR = "softmax_harness_property"  # on each suite test: the property it runs (harness/suite)
@@ -33,6 +35,7 @@ class HarnessConfig:
         from .special_values import GATES as CONVENTION_GATES
 
         opt = config.getoption
+        winput = getattr(config, "workerinput", None)  # on an xdist worker: what the controller handed over
         self.impl_globs = split_csv(opt("--impls"), "--impls")
         self.functions = split_csv(opt("--functions"), "--functions")
         from .records import FUNCTIONS
@@ -64,8 +67,15 @@ class HarnessConfig:
             from .registry import select
 
             select(self.impl_globs, self.functions)  # a glob matching nothing: one line, not N collection errors
-        self.run_dir = self.env_dir  # set per session in pytest_configure (runs/<run-id>)
-        self.ledger = None  # the controller's run book, once conformance tests are collected
+        # One session id and run folder for the controller and all its xdist workers.
+        from .results_store import RUNS, new_run_id
+
+        self.session: str = winput.get("harness_session") if winput else uuid.uuid4().hex
+        self.run_id: str = winput.get("harness_run") if winput else new_run_id(self.session)
+        self.run_dir = self.env_dir / RUNS / self.run_id
+        self.ledger: Ledger | None = None  # the controller's run book, once conformance tests are collected
+        self.decided = False  # xdist controller: whether a worker's collection has decided the run
+        self.user_max_restart = getattr(config.option, "maxworkerrestart", None)
         from . import baseline as baseline_mod
 
         xf = opt("--xfails-file")
@@ -76,9 +86,9 @@ class HarnessConfig:
             raise UsageError(f"--test-timeout must be >= 0 seconds (0 = never), not {opt('--test-timeout'):g}")
         from .seeding import choose_seed
 
-        winput = getattr(config, "workerinput", None)  # xdist workers take the controller's (drawn) seed
+        # xdist workers take the controller's (drawn) seed
         self.seed = choose_seed(winput.get("harness_seed") if winput else opt("--seed"), self.profile, handoff=True)
-        self._fh = None
+        self._fh: TextIO | None = None
 
     def running_file(self, worker: str) -> Path:
         return self.run_dir / f"{worker}.running"

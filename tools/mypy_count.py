@@ -30,6 +30,12 @@ CORE = (
     "harness/dtypes.py",
     "harness/errors.py",
     "harness/modes.py",
+    "harness/records.py",
+    "harness/judging.py",
+    "harness/properties/",
+    "harness/session.py",
+    "harness/plugin.py",
+    "harness/gatekeeper.py",
 )
 
 ERROR = re.compile(r"^(?P<path>[^:\s][^:]*):\d+(?::\d+)?: error: ")

@@ -15,12 +15,14 @@ fail them while an accurate one cannot hide a structural bug behind them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..judging import Rejected
 from ..records import FUNCTIONS, Case, Finding, Impl
 
 PropertyFn = Callable[[Impl, Case], Finding]
@@ -45,18 +47,28 @@ PROPERTIES: dict[str, Property] = {}
 
 
 def register(name: str, functions: Iterable[str] | None = None) -> Callable[[PropertyFn], PropertyFn]:
-    """Register ``fn`` as property ``name``, for ``functions`` (None: all)."""
+    """Register ``fn`` as property ``name``, for ``functions`` (None: all).
+    A call that breaks its contract inside ``fn`` (judging.checked raises
+    Rejected) becomes this property's Finding with that verdict."""
     fns = None if functions is None else tuple(functions)
     unknown = [f for f in fns or () if f not in FUNCTIONS]
     if unknown:
         raise UsageError(f"property {name!r}: unknown function {unknown[0]!r}; expected one of {', '.join(FUNCTIONS)}")
 
     def decorate(fn: PropertyFn) -> PropertyFn:
-        if name in PROPERTIES and PROPERTIES[name].fn is not fn:
+        if name in PROPERTIES:
             raise UsageError(f"property {name!r} is registered twice ({PROPERTIES[name].fn.__qualname__} "
                              f"and {fn.__qualname__})")
-        PROPERTIES[name] = Property(name, fn, fns, " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()))
-        return fn
+
+        @functools.wraps(fn)
+        def judged(impl: Impl, case: Case) -> Finding:
+            try:
+                return fn(impl, case)
+            except Rejected as r:
+                return Finding(name, r.finding.verdict, message=r.message())
+
+        PROPERTIES[name] = Property(name, judged, fns, " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()))
+        return judged
 
     return decorate
 

@@ -12,7 +12,7 @@ from .. import policy
 from ..evaluate import accuracy as _accuracy
 from ..evaluate import contract as _contract
 from ..evaluate import invoke
-from ..judging import run_checked
+from ..judging import checked
 from ..records import Case, Finding, Impl
 from . import register
 
@@ -22,7 +22,7 @@ def accuracy(impl: Impl, case: Case) -> Finding:
     """Per-element ulp error against the correctly rounded oracle."""
     oc = invoke(impl, case)
     c = _contract(impl, case, oc, mutation=False)  # judged on its private copy; contract reports mutation
-    if c.verdict in ("error", "wrong-shape"):
+    if c.verdict in ("error", "wrong-shape") or oc.output is None:
         return Finding("accuracy", c.verdict, message=c.message)
     f = _accuracy(impl, case, oc.output)
     if c.verdict == "wrong-dtype":
@@ -35,7 +35,7 @@ def contract(impl: Impl, case: Case) -> Finding:
     """dtype (or declared upcast), shape, input not mutated, deterministic."""
     first = invoke(impl, case)
     f = _contract(impl, case, first)
-    if f.verdict != "exact":
+    if f.verdict != "exact" or first.output is None:
         return f
     second = invoke(impl, case)
     if second.output is None or second.output.tobytes() != first.output.tobytes():
@@ -47,9 +47,7 @@ def contract(impl: Impl, case: Case) -> Finding:
 def sum_to_one(impl: Impl, case: Case) -> Finding:
     """Each finite slice sums to 1 within the summed element budgets, and
     every probability lies in [0, 1]."""
-    bad, ch = run_checked(impl, case)
-    if bad:
-        return Finding("sum_to_one", bad.verdict, message=bad.message)
+    ch = checked(impl, case)
     out = ch.out.astype(np.float64)
     if (out < 0).any() or (out > 1).any():
         k = int(np.argmax((out < 0) | (out > 1)))
@@ -80,9 +78,7 @@ def sum_to_one(impl: Impl, case: Case) -> Finding:
 def stability(impl: Impl, case: Case) -> Finding:
     """Finite logits give finite outputs, no NaN, and exact zeros only where
     the exact value rounds to zero (or the budget allows it)."""
-    bad, ch = run_checked(impl, case)
-    if bad:
-        return Finding("stability", bad.verdict, message=bad.message)
+    ch = checked(impl, case)
     out = ch.out.astype(np.float64)
     exp_r = ch.exact.rounded.astype(np.float64)
     nonfinite = ~np.isfinite(out) & np.isfinite(exp_r)

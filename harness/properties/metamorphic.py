@@ -12,7 +12,7 @@ from oracles import format_of
 
 from .. import policy
 from ..evaluate import ROW_FUNCTIONS
-from ..judging import grade_pair, pair_absolute, pair_spread, run_checked, signed_errors, spread, ulp_distance
+from ..judging import checked, grade_pair, pair_absolute, pair_spread, signed_errors, spread, ulp_distance
 from ..records import Case, Finding, Impl, is_soft, slices
 from . import register
 
@@ -57,12 +57,8 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
         return Finding("shift_invariance", "unsupported", message="no exact shift exists for these logits")
     shifted = case.copy()
     shifted.logits = (case.logits.astype(np.float64) + c).astype(case.logits.dtype)
-    bad, a = run_checked(impl, case)
-    if bad:
-        return Finding("shift_invariance", bad.verdict, message=bad.message)
-    bad, b = run_checked(impl, shifted)
-    if bad:
-        return Finding("shift_invariance", bad.verdict, message=f"on x + {c!r}: {bad.message}")
+    a = checked(impl, case)
+    b = checked(impl, shifted, f"on x + {c!r}")
     f = pair_spread("shift_invariance", impl.function, case, a, shifted, b, lambda v: v, f"f(x) vs f(x + {c!r})")
     if f:
         return f
@@ -96,12 +92,8 @@ def permutation(impl: Impl, case: Case) -> Finding:
         pc.upstream = take(case.upstream)
     if case.labels is not None:
         pc.labels = take(case.labels) if is_soft(case.labels) else np.argsort(p)[case.labels]
-    bad, a = run_checked(impl, case)
-    if bad:
-        return Finding("permutation", bad.verdict, message=bad.message)
-    bad, b = run_checked(impl, pc)
-    if bad:
-        return Finding("permutation", bad.verdict, message=f"on the permuted input: {bad.message}")
+    a = checked(impl, case)
+    b = checked(impl, pc, "on the permuted input")
     f = pair_spread("permutation", impl.function, case, a, pc, b, lambda v: np.take(v, np.argsort(p), axis=ax),
                      "f(Px) vs P f(x)")
     if f:
@@ -126,9 +118,7 @@ def monotonicity(impl: Impl, case: Case) -> Finding:
     slice shares (one S), each element within its local budget.  A correct
     implementation breaks order only by its per-element terms (exp's own
     non-monotonicity, C_EXP), never by the summation error of S."""
-    bad, ch = run_checked(impl, case)
-    if bad:
-        return Finding("monotonicity", bad.verdict, message=bad.message)
+    ch = checked(impl, case)
     e, t, kept, scale = signed_errors(case, impl.function, ch)
     if impl.function == "softmax":
         f = spread("monotonicity", case, e, t, kept, scale, "s_i / s_j against exp(x_i - x_j)")

@@ -20,7 +20,7 @@ import numpy as np
 from oracles import format_of
 
 from .. import policy
-from ..judging import grade_pair, run_checked, ulp_distance
+from ..judging import checked, grade_pair, ulp_distance
 from ..records import Case, Finding, Impl
 from . import register
 
@@ -61,12 +61,8 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
     reason = partner.unsupported(pair)
     if reason:
         return Finding(NAME, "unsupported", message=f"partner {partner.id}: {reason}")
-    bad, sm = run_checked(partner, pair)
-    if bad:
-        return Finding(NAME, bad.verdict, message=f"partner {partner.id} on [0, x]: {bad.message}")
-    bad, sg = run_checked(impl, Case(x, -1, case.regime))
-    if bad:
-        return Finding(NAME, bad.verdict, message=bad.message)
+    sm = checked(partner, pair, f"partner {partner.id} on [0, x]")
+    sg = checked(impl, Case(x, -1, case.regime))
     findings = []
     # 1. softmax([0, x])[1] against sigmoid(x).
     d1 = ulp_distance(sm.out[:, 1], sg.out, sg.meas.ulp)
@@ -84,12 +80,8 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
     ok = np.isfinite(z.astype(np.float64))
     if ok.any():
         a, b, z = a[ok], b[ok], z[ok]
-        bad, sab = run_checked(partner, _two_class(a, b, case.regime + "+two-class"))
-        if bad:
-            return Finding(NAME, bad.verdict, message=f"partner {partner.id} on [a, b]: {bad.message}")
-        bad, sz = run_checked(impl, Case(z, -1, case.regime))
-        if bad:
-            return Finding(NAME, bad.verdict, message=f"on z = b - a: {bad.message}")
+        sab = checked(partner, _two_class(a, b, case.regime + "+two-class"), f"partner {partner.id} on [a, b]")
+        sz = checked(impl, Case(z, -1, case.regime), "on z = b - a")
         fmt = format_of(sab.exact.rounded.dtype)
         s = sab.exact.hi[:, 1].astype(np.float64)
         ulp = sab.meas.ulp[:, 1]
