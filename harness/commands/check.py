@@ -2,10 +2,10 @@
 
 TARGET is ``pkg.module:function`` (importable from the current directory or
 PYTHONPATH) or ``path/to/file.py:function``.  Calling conventions
-(``--function``) are in ``CONVENTIONS``.
+(``--function``) are in ``harness.targets.CONVENTIONS``.
 
 The user's code runs in a child process, one (dtype, property) task at a
-time (``check_runner``): a hung call is the verdict ``timeout``, a dead
+time (``harness.isolation``): a hung call is the verdict ``timeout``, a dead
 child ``crash``, and a fresh child carries on with the remaining tasks.
 
 Output options are checked before anything runs.  Every Result is written to
@@ -21,8 +21,9 @@ from __future__ import annotations
 import sys
 import time
 
+from ..isolation import MAX_HUNG_IN_A_ROW, run_tasks
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
-from ..targets import canonical_target, is_path, load_target  # noqa: F401  (check's API)
+from ..targets import CONVENTIONS, canonical_target, target_impl
 from .check_output import (
     Stop,
     _describe,
@@ -35,16 +36,7 @@ from .check_output import (
     open_json,
     say,
 )
-from .check_runner import MAX_HUNG_IN_A_ROW, run_tasks
 
-CONVENTIONS = {
-    "softmax": "fn(x, axis=-1) -> same shape and dtype as x",
-    "log_softmax": "fn(x, axis=-1) -> same shape and dtype as x",
-    "logsumexp": "fn(x, axis=-1) -> x's dtype, axis removed (no keepdims)",
-    "sigmoid": "fn(x) -> same shape and dtype as x",
-    "softmax_jacobian": "fn(x) with x of shape (N, k) -> (N, k, k), J[n, i, j] = d s_i / d x_j",
-    "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
-}
 DEFAULT_TIMEOUT = 60.0
 EXIT_INCOMPLETE = 3  # nothing judged failed, but a timeout left something unjudged
 
@@ -84,33 +76,6 @@ def register(sub) -> None:
                                                   "writing is refused (usage error)")
     p.add_argument("--report", metavar="FILE.html", help="also render a self-contained HTML report")
     p.set_defaults(func=main)
-
-
-# --------------------------------------------------------------------------
-# TARGET -> Impl (also used by harness.replaying for "check:..." ids)
-# --------------------------------------------------------------------------
-
-
-def target_impl(target: str, function: str):
-    from ..errors import UsageError
-    from ..records import Impl
-
-    if function not in CONVENTIONS:
-        raise UsageError(f"function {function!r} cannot be checked; choose from {', '.join(CONVENTIONS)}")
-    target = canonical_target(target)
-    fn = load_target(target)
-    kw = {}
-    if function == "sigmoid":
-        call = lambda c: fn(c.logits)  # noqa: E731
-    elif function == "softmax_jacobian":
-        call = lambda c: fn(c.logits)  # noqa: E731
-        kw = dict(ranks=(2,), last_axis_only=True)
-    elif function == "softmax_vjp":
-        call = lambda c: fn(c.logits, c.upstream, c.axis)  # noqa: E731
-    else:
-        call = lambda c: fn(c.logits, c.axis)  # noqa: E731
-    return Impl(f"check:{target}:{function}", "user", function, call, risky=True,
-                notes=f"user target, {CONVENTIONS[function]}", **kw)
 
 
 def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
