@@ -1,8 +1,9 @@
 """`softmax-harness`: list, run, check, report, merge, baseline, drift, bench, vectors.
 
 Each subcommand lives in ``harness.commands.<module>`` with ``register(sub)``
-adding its parser and ``main(args) -> int``.  Usage errors print one line and
-exit with status 2.
+adding its parser and ``main(args) -> int``; option values are checked as they
+are parsed (``type=``/``choices=``, harness.commands.argtypes).  Usage errors,
+from the parser or a command, print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        sys.stderr.write(f"softmax-harness: error: {message}\n")
+    def error(self, message: str):  # one line, named by the (sub)command as a UsageError is; exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
 
@@ -56,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     # Our warnings (a baseline entry matching nothing, say) are messages to the user: one line each.
     warnings.showwarning = lambda message, category, *a, **k: sys.stderr.write(
         f"softmax-harness: warning: {message}\n")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a usage error (2) or --help (0): a status, as from a command
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:
         return int(args.func(args) or 0)
     except UsageError as e:

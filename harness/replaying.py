@@ -27,7 +27,7 @@ class Replayed(list):
 
 def resolve(impl_id: str) -> Impl:
     if impl_id.startswith("check:"):
-        from .commands.check import target_impl
+        from .targets import target_impl
 
         target, _, function = impl_id[len("check:"):].rpartition(":")
         return target_impl(target, function)

@@ -1,6 +1,7 @@
 """Loading a target, ``pkg.module:function`` or ``path/to/file.py:function``,
 in one place: `check`, its isolated child process, replays and the
-registry's SOFTMAX_HARNESS_IMPLS all load targets here, by the same rules.
+registry's SOFTMAX_HARNESS_IMPLS all load targets here, by the same rules,
+and `check`'s calling conventions (``--function``) turn one into an Impl.
 Every failure is a UsageError of one line."""
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ import sys
 from pathlib import Path
 
 from .errors import UsageError
+
+# What `check --function NAME` expects TARGET to be.
+CONVENTIONS = {
+    "softmax": "fn(x, axis=-1) -> same shape and dtype as x",
+    "log_softmax": "fn(x, axis=-1) -> same shape and dtype as x",
+    "logsumexp": "fn(x, axis=-1) -> x's dtype, axis removed (no keepdims)",
+    "sigmoid": "fn(x) -> same shape and dtype as x",
+    "softmax_jacobian": "fn(x) with x of shape (N, k) -> (N, k, k), J[n, i, j] = d s_i / d x_j",
+    "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
+}
 
 
 def is_path(mod_part: str) -> bool:
@@ -69,3 +80,27 @@ def load_target(target: str):
     if not callable(fn):
         raise UsageError(f"{target} is not callable (it is a {type(fn).__name__})")
     return fn
+
+
+def target_impl(target: str, function: str):
+    """TARGET as an Impl computing ``function`` by its calling convention
+    (CONVENTIONS): what `check`, its child process and replays of
+    ``check:TARGET:FUNCTION`` ids judge."""
+    from .records import Impl
+
+    if function not in CONVENTIONS:
+        raise UsageError(f"function {function!r} cannot be checked; choose from {', '.join(CONVENTIONS)}")
+    target = canonical_target(target)
+    fn = load_target(target)
+    kw = {}
+    if function == "sigmoid":
+        call = lambda c: fn(c.logits)  # noqa: E731
+    elif function == "softmax_jacobian":
+        call = lambda c: fn(c.logits)  # noqa: E731
+        kw = dict(ranks=(2,), last_axis_only=True)
+    elif function == "softmax_vjp":
+        call = lambda c: fn(c.logits, c.upstream, c.axis)  # noqa: E731
+    else:
+        call = lambda c: fn(c.logits, c.axis)  # noqa: E731
+    return Impl(f"check:{target}:{function}", "user", function, call, risky=True,
+                notes=f"user target, {CONVENTIONS[function]}", **kw)

@@ -2,10 +2,10 @@
 
 TARGET is ``pkg.module:function`` (importable from the current directory or
 PYTHONPATH) or ``path/to/file.py:function``.  Calling conventions
-(``--function``) are in ``CONVENTIONS``.
+(``--function``) are in ``harness.targets.CONVENTIONS``.
 
 The user's code runs in a child process, one (dtype, property) task at a
-time (``check_runner``): a hung call is the verdict ``timeout``, a dead
+time (``harness.isolation``): a hung call is the verdict ``timeout``, a dead
 child ``crash``, and a fresh child carries on with the remaining tasks.
 
 Output options are checked before anything runs.  Every Result is written to
@@ -21,8 +21,12 @@ from __future__ import annotations
 import sys
 import time
 
+from ..dtypes import DTYPES
+from ..isolation import MAX_HUNG_IN_A_ROW, run_tasks
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
-from ..targets import canonical_target, is_path, load_target  # noqa: F401  (check's API)
+from ..special_values import GATES
+from ..targets import CONVENTIONS, canonical_target, target_impl
+from . import argtypes
 from .check_output import (
     Stop,
     _describe,
@@ -35,16 +39,7 @@ from .check_output import (
     open_json,
     say,
 )
-from .check_runner import MAX_HUNG_IN_A_ROW, run_tasks
 
-CONVENTIONS = {
-    "softmax": "fn(x, axis=-1) -> same shape and dtype as x",
-    "log_softmax": "fn(x, axis=-1) -> same shape and dtype as x",
-    "logsumexp": "fn(x, axis=-1) -> x's dtype, axis removed (no keepdims)",
-    "sigmoid": "fn(x) -> same shape and dtype as x",
-    "softmax_jacobian": "fn(x) with x of shape (N, k) -> (N, k, k), J[n, i, j] = d s_i / d x_j",
-    "softmax_vjp": "fn(x, g, axis=-1) -> g^T J = s * (g - sum(g * s, axis)), shape and dtype of x",
-}
 DEFAULT_TIMEOUT = 60.0
 EXIT_INCOMPLETE = 3  # nothing judged failed, but a timeout left something unjudged
 
@@ -58,24 +53,25 @@ def register(sub) -> None:
                     "(the child with it, --json keeping what was computed): 130 ^C, 141 stdout closed "
                     "(| head), 143 SIGTERM.")
     p.add_argument("target", help="pkg.module:function or path/to/file.py:function")
-    p.add_argument("--function", default="softmax", metavar="NAME",
+    p.add_argument("--function", default="softmax", metavar="NAME", choices=CONVENTIONS,
                    help="what TARGET computes (default softmax). Calling conventions: "
                         + "; ".join(f"{k}: {v}" for k, v in CONVENTIONS.items()))
-    p.add_argument("--dtypes", help="comma-separated subset of float16,bfloat16,float32,float64 (default: all)")
-    p.add_argument("--max-examples", type=int, help="Hypothesis examples per property and dtype "
-                                                    "(default: the profile's; dev 12)")
+    p.add_argument("--dtypes", type=argtypes.dtype_list,
+                   help=f"comma-separated subset of {','.join(DTYPES)} (default: all)")
+    p.add_argument("--max-examples", type=argtypes.positive_int,
+                   help="Hypothesis examples per property and dtype (default: the profile's; dev 12)")
     p.add_argument("--seed", default=None,
                    help=f"Hypothesis seed: an integer, or 'random' to draw one (printed, to repeat with --seed N; "
                         f"random runs also replay the failures earlier ones saved in {DEFAULT_DB}, env {DB_ENV}); "
                         f"default {DEFAULT_SEED}, so the same code and versions give the same verdict "
                         f"(the ci profile is derandomized instead)")
-    p.add_argument("--profile", default="dev",
+    p.add_argument("--profile", default="dev", type=argtypes.profile,
                    help="dev (default, a few seconds per dtype), ci (derandomized, 30 examples) or thorough "
                         "(300 examples, rows up to 2**17)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    p.add_argument("--timeout", type=argtypes.positive_float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one call of TARGET (with its checking) may go without finishing before it "
                         f"counts as hung: verdict timeout (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--conventions", default="any", metavar="NAME",
+    p.add_argument("--conventions", default="any", metavar="NAME", choices=GATES,
                    help="special-value convention to gate on: any (default: NaN slice (ieee), limits (limit), "
                         "zeros (masked) or, for the empty axis, a clear exception all pass if followed "
                         "consistently), ieee, limit or masked")
@@ -84,33 +80,6 @@ def register(sub) -> None:
                                                   "writing is refused (usage error)")
     p.add_argument("--report", metavar="FILE.html", help="also render a self-contained HTML report")
     p.set_defaults(func=main)
-
-
-# --------------------------------------------------------------------------
-# TARGET -> Impl (also used by harness.replaying for "check:..." ids)
-# --------------------------------------------------------------------------
-
-
-def target_impl(target: str, function: str):
-    from ..errors import UsageError
-    from ..records import Impl
-
-    if function not in CONVENTIONS:
-        raise UsageError(f"function {function!r} cannot be checked; choose from {', '.join(CONVENTIONS)}")
-    target = canonical_target(target)
-    fn = load_target(target)
-    kw = {}
-    if function == "sigmoid":
-        call = lambda c: fn(c.logits)  # noqa: E731
-    elif function == "softmax_jacobian":
-        call = lambda c: fn(c.logits)  # noqa: E731
-        kw = dict(ranks=(2,), last_axis_only=True)
-    elif function == "softmax_vjp":
-        call = lambda c: fn(c.logits, c.upstream, c.axis)  # noqa: E731
-    else:
-        call = lambda c: fn(c.logits, c.axis)  # noqa: E731
-    return Impl(f"check:{target}:{function}", "user", function, call, risky=True,
-                notes=f"user target, {CONVENTIONS[function]}", **kw)
 
 
 def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
@@ -156,27 +125,10 @@ def main(args) -> int:
 
 
 def _check(args) -> int:
-    from oracles import DTYPE_NAMES
-
     from .. import policy
-    from ..conformance import PROFILES
-    from ..errors import UsageError
-    from ..registry import split_csv
     from ..seeding import choose_seed
-    from ..special_values import GATES
 
-    dtypes = list(DTYPE_NAMES) if args.dtypes is None else split_csv(args.dtypes, "--dtypes")
-    for d in dtypes:
-        if d not in DTYPE_NAMES:
-            raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
-    if args.max_examples is not None and args.max_examples < 1:
-        raise UsageError("--max-examples must be at least 1")
-    if not args.timeout > 0:
-        raise UsageError("--timeout must be positive")
-    if args.conventions not in GATES:
-        raise UsageError(f"unknown --conventions {args.conventions!r}; expected one of {', '.join(GATES)}")
+    dtypes = list(DTYPES) if args.dtypes is None else args.dtypes  # option values were checked by the parser
     seed = choose_seed(args.seed, args.profile)
     check_paths(args.json, args.report)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent

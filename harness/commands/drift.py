@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import baseline as B
 from ..errors import UsageError
 from ..policy import PASSING
+from . import argtypes
 from .baseline import read_results, recorded
 
 
@@ -19,7 +20,8 @@ def register(sub) -> None:
     p = sub.add_parser("drift", help="compare results with the baseline: version changes, findings that "
                                      "appeared or disappeared")
     p.add_argument("dirs", nargs="+", help="result folders (reports/out/results/<env>)")
-    p.add_argument("--xfails-file", default="baseline.toml", help="baseline to compare with (default baseline.toml)")
+    p.add_argument("--xfails-file", default="baseline.toml", type=argtypes.existing_file,
+                   help="baseline to compare with (default baseline.toml)")
     p.add_argument("-o", "--out", help="also write the drift report to this text file")
     p.add_argument("--all-runs", action="store_true",
                    help="every run of each env (default: the newest complete run of each)")
@@ -53,8 +55,6 @@ def drift_lines(results: list[dict], base: B.Baseline, now: dict) -> list[str]:
 
 
 def main(args) -> int:
-    if not Path(args.xfails_file).is_file():
-        raise UsageError(f"xfails file {args.xfails_file} does not exist")
     base = B.load(args.xfails_file)
     results = read_results(args.dirs, args.all_runs)
     if not results:

@@ -10,6 +10,7 @@ import json
 import sys
 
 from ..dtypes import SHORT
+from . import argtypes
 
 COLUMNS = ("id", "family", "function", "device", "dtypes", "available", "reason")
 
@@ -17,18 +18,17 @@ COLUMNS = ("id", "family", "function", "device", "dtypes", "available", "reason"
 def register(sub) -> None:
     p = sub.add_parser("list", help="list registered implementations, their capabilities and availability")
     p.add_argument("--json", action="store_true", help="print a JSON array of objects instead of a table")
-    p.add_argument("--impls", help="comma-separated globs of implementation ids")
-    p.add_argument("--functions", help="comma-separated functions")
-    p.add_argument("--families", help="comma-separated families")
+    p.add_argument("--impls", type=argtypes.csv_items, help="comma-separated globs of implementation ids")
+    p.add_argument("--functions", type=argtypes.function_list, help="comma-separated functions")
+    p.add_argument("--families", type=argtypes.csv_items, help="comma-separated families")
     p.add_argument("--available", action="store_true", help="only implementations available here")
     p.set_defaults(func=main)
 
 
 def rows(args) -> list[dict]:
-    from ..registry import select, split_csv
+    from ..registry import select
 
-    out = [impl.describe() for impl in select(split_csv(args.impls), split_csv(args.functions),
-                                              split_csv(getattr(args, "families", None)))]
+    out = [impl.describe() for impl in select(args.impls, args.functions, getattr(args, "families", None))]
     if getattr(args, "available", False):
         out = [r for r in out if r["available"]]
     return out

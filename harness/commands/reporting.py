@@ -26,6 +26,8 @@ import json
 import re
 from pathlib import Path
 
+from . import argtypes
+
 DEFAULT_OUT = "reports/out/index.html"
 ALL_RUNS_HELP = "every run of each env (default: the newest complete run of each)"
 
@@ -34,7 +36,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="render results folders into one self-contained HTML report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="results folder(s), or folders of them")
     p.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
-    p.add_argument("--max-failures", type=int, default=200,
+    p.add_argument("--max-failures", type=argtypes.non_negative_int, default=200,
                    help="failures shown in full detail (default 200; the rest are counted)")
     p.add_argument("--all-runs", action="store_true", help=ALL_RUNS_HELP)
     p.set_defaults(func=report_main)
@@ -51,8 +53,6 @@ def report_main(args) -> int:
 
     from ..errors import UsageError
 
-    if args.max_failures < 0:
-        raise UsageError("--max-failures must be >= 0")
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name such as {out / 'index.html'}")

@@ -15,6 +15,9 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+from ..special_values import GATES
+from . import argtypes
+
 SUITE_PACKAGE = "harness.suite"  # the product suite ships in the package: any install, any folder
 
 # (env id, environment overrides, implementation globs, module that must exist)
@@ -61,13 +64,13 @@ def suite_args(suite: Path) -> list[str]:
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the conformance suite on every installed backend and write the report")
-    p.add_argument("--impls", help="comma-separated globs of implementation ids")
-    p.add_argument("--functions", help="comma-separated functions")
-    p.add_argument("--dtypes", help="comma-separated dtypes")
-    p.add_argument("--profile", default="ci", help="dev, ci or thorough (default ci)")
-    p.add_argument("-n", dest="workers", default="auto",
+    p.add_argument("--impls", type=argtypes.csv_items, help="comma-separated globs of implementation ids")
+    p.add_argument("--functions", type=argtypes.function_list, help="comma-separated functions")
+    p.add_argument("--dtypes", type=argtypes.dtype_list, help="comma-separated dtypes")
+    p.add_argument("--profile", default="ci", type=argtypes.profile, help="dev, ci or thorough (default ci)")
+    p.add_argument("-n", dest="workers", default="auto", type=argtypes.workers,
                    help="pytest-xdist workers (default auto; 0 means 1: workers isolate crashes and hangs)")
-    p.add_argument("--test-timeout", type=float, default=None,
+    p.add_argument("--test-timeout", type=argtypes.non_negative_float, default=None,
                    help="seconds before a hung test is ended and recorded as timeout (default 900, 0 = never)")
     p.add_argument("--out", default="reports/out", help="output folder (results/ and index.html)")
     p.add_argument("--xfails-file", help="baseline of known findings")
@@ -75,32 +78,18 @@ def register(sub) -> None:
     p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
     p.add_argument("--seed", help="Hypothesis seed for every pytest run: N, or random (drawn once and printed); "
                                   "default a fixed seed (the ci profile is derandomized instead)")
-    p.add_argument("--conventions", default="any",
+    p.add_argument("--conventions", default="any", choices=GATES,
                    help="special-value convention to gate on: any (default), ieee, limit or masked")
     p.set_defaults(func=main)
 
 
 def _validate(args) -> None:
-    from oracles import DTYPE_NAMES
-
-    from ..conformance import PROFILES
+    """What the parser cannot check: globs against the registry, the
+    baseline's contents, the --out folder."""
     from ..errors import UsageError
-    from ..registry import select, split_csv
+    from ..registry import select
 
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
-    for d in split_csv(args.dtypes, "--dtypes") or []:
-        if d not in DTYPE_NAMES:
-            raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
-    select(split_csv(args.impls, "--impls"), split_csv(args.functions, "--functions"))  # unknown ones: UsageError
-    if args.workers != "auto" and not (args.workers.isdigit()):
-        raise UsageError(f"-n takes a number of workers or auto, not {args.workers!r}")
-    from ..special_values import GATES
-
-    if args.conventions not in GATES:
-        raise UsageError(f"unknown --conventions {args.conventions!r}; expected one of {', '.join(GATES)}")
-    if args.test_timeout is not None and args.test_timeout < 0:
-        raise UsageError(f"--test-timeout must be >= 0, not {args.test_timeout:g}")
+    select(args.impls, args.functions)  # a glob matching nothing: UsageError
     if args.xfails_file:
         from ..baseline import load
 
@@ -132,14 +121,14 @@ def main(args) -> int:
             print(f"[run] {env_id}: skipped, {needs} not installed (its implementations are reported unavailable "
                   f"in the main run)")
             continue
-        impls = args.impls if env_id == "main" else _intersect(args.impls, globs)
+        impls = _csv(args.impls) if env_id == "main" else _intersect(args.impls, globs)
         if impls is None and env_id != "main":
             continue
         cmd = [sys.executable, "-m", "pytest", *suite_args(suite), "-q", "--no-header",
                "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", DIST,
                "--profile", args.profile,
                "--results", str(results), "--env-id", env_id]
-        for opt, val in (("--impls", impls), ("--functions", args.functions), ("--dtypes", args.dtypes),
+        for opt, val in (("--impls", impls), ("--functions", _csv(args.functions)), ("--dtypes", _csv(args.dtypes)),
                          ("--xfails-file", xfails), ("--test-timeout", args.test_timeout),
                          ("--seed", seed.option()),
                          ("--conventions", None if args.conventions == "any" else args.conventions)):
@@ -204,11 +193,16 @@ def _final_summary(codes: dict[str, int], mine: dict[str, Path | None]) -> int:
     return 1 if failing else 0
 
 
-def _intersect(user: str | None, variant: str) -> str | None:
+def _csv(items: list[str] | None) -> str | None:
+    """A parsed list option as the pytest option it is passed on as."""
+    return ",".join(items) if items else None
+
+
+def _intersect(user: list[str] | None, variant: str) -> str | None:
     """A variant re-runs only its own family; with user globs, only if they
     could select it."""
     if not user:
         return variant
     prefix = variant.rstrip("*")
-    keep = [g for g in user.split(",") if g.startswith(prefix) or g.startswith("*")]
+    keep = [g for g in user if g.startswith(prefix) or g.startswith("*")]
     return ",".join(keep) if keep else None

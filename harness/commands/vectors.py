@@ -13,9 +13,12 @@ manifest.json describing the format.
 from __future__ import annotations
 
 import json
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 import numpy as np
+
+from . import argtypes
 
 FORMAT = "softmax-harness-vectors"
 FORMAT_VERSION = 1
@@ -26,12 +29,25 @@ DEFAULT_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
 def register(sub) -> None:
     p = sub.add_parser("vectors", help="export test vectors (hex floats, expected outputs, budgets) as JSON and NPZ")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--functions", help=f"comma-separated (default {','.join(DEFAULT_FUNCTIONS)})")
-    p.add_argument("--dtypes", help="comma-separated (default all four)")
-    p.add_argument("--per-regime", type=int, default=4, help="cases per regime (default 4)")
+    p.add_argument("--functions", type=_function_list, help=f"comma-separated (default {','.join(DEFAULT_FUNCTIONS)})")
+    p.add_argument("--dtypes", type=argtypes.dtype_list, help="comma-separated (default all four)")
+    p.add_argument("--per-regime", type=argtypes.positive_int, default=4, help="cases per regime (default 4)")
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
-    p.add_argument("--max-elements", type=int, default=512, help="largest case, in elements (default 512)")
+    p.add_argument("--max-elements", type=argtypes.positive_int, default=512,
+                   help="largest case, in elements (default 512)")
     p.set_defaults(func=main)
+
+
+def _function_list(value: str) -> list[str]:
+    """--functions: the row functions a kernel author calls with fn(x, axis)."""
+    from ..records import FUNCTIONS
+
+    items = argtypes.csv_items(value)
+    for f in items:
+        if f not in DEFAULT_FUNCTIONS:
+            why = "needs extra inputs and is not exported" if f in FUNCTIONS else "is unknown"
+            raise ArgumentTypeError(f"function {f!r} {why}; choose from {', '.join(DEFAULT_FUNCTIONS)}")
+    return items
 
 
 def _bits(a: np.ndarray) -> list[str]:
@@ -92,25 +108,11 @@ def vector(case, function: str) -> dict:
 
 
 def main(args) -> int:
-    from oracles import DTYPE_NAMES
-
     from .. import __version__, policy
-    from ..errors import UsageError
-    from ..records import FUNCTIONS
-    from ..registry import split_csv
+    from ..dtypes import DTYPES
 
-    functions = split_csv(args.functions) or list(DEFAULT_FUNCTIONS)
-    dtypes = split_csv(args.dtypes) or list(DTYPE_NAMES)
-    for f in functions:
-        if f not in DEFAULT_FUNCTIONS:
-            known = f in FUNCTIONS
-            raise UsageError(f"function {f!r} {'needs extra inputs and is not exported' if known else 'is unknown'}; "
-                             f"choose from {', '.join(DEFAULT_FUNCTIONS)}")
-    for d in dtypes:
-        if d not in DTYPE_NAMES:
-            raise UsageError(f"unknown dtype {d!r}; expected one of {', '.join(DTYPE_NAMES)}")
-    if args.per_regime < 1:
-        raise UsageError("--per-regime must be at least 1")
+    functions = args.functions or list(DEFAULT_FUNCTIONS)  # option values were checked by the parser
+    dtypes = args.dtypes or list(DTYPES)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     files = []

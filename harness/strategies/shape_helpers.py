@@ -32,7 +32,7 @@ SHORT_MAX = 4097  # longest row of every regime without --long-rows
 LONG_MAX = 1 << 17  # with --long-rows
 LONG = (1023, 1024, 1025, 2047, 2049, 4095, 4096, 4097, 16385, 65505, 65537, 131072)
 KINDS = ("stratum",) * 16 + ("uniform", "log-uniform", "edge", "short")  # weights by repetition
-WHOLE_MAX = 4096  # elements check sends with each call (check_runner.TICK_CASE_LIMIT): a crash keeps its input
+WHOLE_MAX = 4096  # elements check sends with each call (harness.isolation.TICK_CASE_LIMIT): a crash keeps its input
 DIGIT = 256  # Hypothesis's integer draws are uniform on ranges this wide
 
 

@@ -199,7 +199,8 @@ def test_bad_options_are_usage_errors():
 
 
 def test_a_harness_failure_in_the_child_is_reported_not_blamed_on_a_crash(capsys):
-    from harness.commands.check import run_tasks, target_impl
+    from harness.isolation import run_tasks
+    from harness.targets import target_impl
 
     target = f"{ROOT / FIX}:stable_softmax"
     got = []
@@ -211,9 +212,10 @@ def test_a_harness_failure_in_the_child_is_reported_not_blamed_on_a_crash(capsys
 
 
 def test_a_long_case_reproducer_reads_its_case_from_a_file(tmp_path):
-    from harness.commands.check import _store_long_case, target_impl
+    from harness.commands.check_output import _store_long_case
     from harness.conformance import reproducer
     from harness.records import Case
+    from harness.targets import target_impl
 
     impl = target_impl(f"{ROOT / FIX}:naive_softmax", "softmax")
     case = Case(np.linspace(60, 100, 40000).astype(np.float32), -1, "long-row")  # exp overflows

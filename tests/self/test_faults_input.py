@@ -180,6 +180,39 @@ def test_an_empty_dtype_list_is_a_usage_error_in_the_plugin(tmp_path):
     assert "--dtypes" in line and "empty" in line, line
 
 
+TARGET = f"{FIX}:stable_softmax"
+
+
+@pytest.mark.parametrize(("argv", "names"), [
+    (["check", TARGET, "--dtypes", "float16,float8"], ["--dtypes", "'float8'", "bfloat16"]),
+    (["run", "--dtypes", "float32,f64"], ["--dtypes", "'f64'", "float64"]),
+    (["vectors", "--out", "v", "--dtypes", "bf16"], ["--dtypes", "'bf16'"]),
+    (["vectors", "--out", "v", "--functions", "softmax,softmax_vjp"], ["--functions", "'softmax_vjp'", "extra"]),
+    (["list", "--functions", "softmax,softmin"], ["--functions", "'softmin'", "log_softmax"]),
+    (["list", "--families", ","], ["--families", "empty"]),
+    (["check", TARGET, "--function", "softmin"], ["--function", "'softmin'", "log_softmax"]),
+    (["check", TARGET, "--profile", "fast"], ["--profile", "'fast'", "dev, ci, thorough"]),
+    (["run", "--profile", "fast"], ["--profile", "'fast'", "thorough"]),
+    (["check", TARGET, "--conventions", "zeros"], ["--conventions", "'zeros'", "masked"]),
+    (["check", TARGET, "--max-examples", "1.5"], ["--max-examples", "'1.5'"]),
+    (["check", TARGET, "--timeout", "-2"], ["--timeout", "-2"]),
+    (["run", "-n", "two"], ["-n", "'two'", "auto"]),
+    (["run", "--test-timeout", "nan"], ["--test-timeout", "nan"]),
+    (["vectors", "--out", "v", "--per-regime", "0"], ["--per-regime", "0"]),
+    (["report", "r", "--max-failures", "-1"], ["--max-failures", "-1"]),
+    (["drift", "r", "--xfails-file", "no-such.toml"], ["--xfails-file", "no-such.toml", "does not exist"]),
+])
+def test_a_bad_option_value_is_one_line_naming_it_before_any_work(argv, names, capsys, tmp_path, monkeypatch):
+    from harness.cli import main
+
+    monkeypatch.chdir(tmp_path)  # relative paths (vectors --out v) would land here, were anything written
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"softmax-harness {argv[0]}: error: argument ") and err.count("\n") == 1, err
+    assert all(n in err for n in names), err
+    assert list(tmp_path.iterdir()) == []
+
+
 # 6, 7 ---------------------------------------------------------------------
 
 

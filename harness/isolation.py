@@ -1,4 +1,5 @@
-"""The child process of `softmax-harness check` and the parent's loop over it.
+"""Isolation for `softmax-harness check`: the child process that runs the
+user's code, and the parent's supervisor loop over it (timeouts, crashes).
 
 The user's code runs in a child process (multiprocessing, spawn) that takes
 one (dtype, property) task at a time and reports each call it is about to
@@ -65,8 +66,8 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
     warnings.simplefilter("ignore", RuntimeWarning)  # numpy noise; verdicts say what went wrong
     fault = open(fault_path, "w")  # noqa: SIM115 (open for the process's life)
     faulthandler.enable(fault, all_threads=False)
-    from ..conformance import explore, special_values
-    from .check import target_impl
+    from .conformance import explore, special_values
+    from .targets import target_impl
 
     try:
         impl = target_impl(target, function)
@@ -167,7 +168,7 @@ class _Worker:
 
 def _user_file(target: str) -> str | None:
     """The source file of TARGET's module (already imported by the parent)."""
-    from ..targets import is_path
+    from .targets import is_path
 
     mod_part = target.rpartition(":")[0]
     if is_path(mod_part):
@@ -189,8 +190,8 @@ def _exit_reason(code: int | None) -> str:
 
 def _failed(impl, dtype: str, prop: str, verdict: str, message: str, case_json: dict | None,
             t0: float) -> dict:
-    from ..conformance import reproducer
-    from ..records import Case, Result
+    from .conformance import reproducer
+    from .records import Case, Result
 
     res = Result(impl.id, impl.family, impl.function, prop, dtype, "-", verdict, message=message,
                  env={"env_id": "check"}, duration=time.perf_counter() - t0, device=impl.device)
@@ -205,7 +206,7 @@ def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sin
     """Feed tasks to a child; a dead or hung child costs only its task.
     ``sink`` gets each task's list of Result dicts as it finishes.  Returns
     the tasks not run (after MAX_HUNG_IN_A_ROW timeouts in a row)."""
-    from ..errors import UsageError
+    from .errors import UsageError
 
     worker = None
     hung_in_a_row = 0
@@ -272,5 +273,3 @@ def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sin
                 worker.stop()
             else:
                 worker.kill()
-
-
