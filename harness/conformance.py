@@ -15,52 +15,20 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, settings, target
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
-from . import policy
+from . import budgets, policy
 from .capability import dtype_refusal
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
-from .seeding import choose_seed, database_path
+from .seeding import choose_seed
 from .strategies import cases
 from .strategies.constant_pool import fixed_constant_pool
 from .strategies.hypothesis_helpers import regimes_for
 
-PROFILES = {
-    # dev: fast feedback while editing.
-    "dev": dict(max_examples=12, deadline=None, derandomize=False, print_blob=True),
-    # ci: reproducible run to run, so the baseline is stable.
-    "ci": dict(max_examples=30, deadline=None, derandomize=True, print_blob=True),
-    # thorough: many examples and long rows (2**17).
-    "thorough": dict(max_examples=300, deadline=None, derandomize=False, print_blob=True),
-}
-PROFILE_ENV = "SOFTMAX_HARNESS_PROFILE"
 INLINE_CASE_LIMIT = 4096  # elements: failing cases above this are stored, not inlined in the reproducer
 MAX_POINTS = 64
-MIN_PER_REGIME = 3  # examples per regime, whatever the profile's total
-
-
-def profile_settings(name: str, database: bool = False, **overrides) -> settings:
-    """Hypothesis settings for profile ``name``.  ``database``: replay and save
-    failing examples (random-seed runs only: with a fixed seed a replayed
-    example would make the verdict depend on earlier runs)."""
-    if name not in PROFILES:
-        from .errors import UsageError
-
-        raise UsageError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
-    kw = dict(PROFILES[name])
-    kw.update(overrides)
-    if database:
-        kw["derandomize"] = False  # the drawn seed decides (and Hypothesis refuses derandomize with a database)
-    return settings(
-        **kw,
-        database=DirectoryBasedExampleDatabase(str(database_path())) if database else None,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
-    )
 
 
 class ConformanceFailure(AssertionError):
@@ -129,7 +97,7 @@ def reproducer(impl: Impl, case: Case, prop: str, stored_in: str | None = None) 
     return prefix + f"softmax-harness replay {stored_in} {case.id} {shlex.quote(impl.id)} {prop}"
 
 
-def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = "bounded",
+def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "bounded",
             long_rows: bool = False, max_examples: int | None = None, seed: int | None = None,
             env: dict | None = None, database: bool = False) -> Result:
     """Run property ``prop`` on Hypothesis cases for ``impl`` in ``dtype``.
@@ -139,30 +107,30 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
     ``MIN_PER_REGIME`` times instead of whatever a 30-draw sample happens to
     hit.  The first failing regime stops the search.
 
-    ``seed`` None: the profile's derandomized draws (ci), else ``DEFAULT_SEED``,
+    ``seed`` None: the budget's derandomized draws (ci), else ``DEFAULT_SEED``,
     so that no search depends on chance unless a caller draws the seed.
     ``database``: replay and save failing examples (for random seeds)."""
     fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
     if seed is None:
-        seed = choose_seed(None, profile).value  # the one rule: fixed default, or derandomized
+        seed = choose_seed(None, budget).value  # the one rule: fixed default, or derandomized
     fn = PROPERTIES[prop].fn
     tracker = Tracker()
     t0 = time.perf_counter()
-    if long_rows or profile == "thorough":
+    if long_rows or budget == "thorough":
         long_rows = True
-    total = max_examples if max_examples is not None else profile_settings(profile).max_examples
+    total = max_examples if max_examples is not None else budgets.BUDGETS[budgets.check(budget)]["max_examples"]
     regimes = regimes_for(impl.function)
     if impl.ranks is not None and max(impl.ranks) < 2:
         regimes = tuple(r for r in regimes if r != "hetero-rows")  # needs two slices
-    per = max(MIN_PER_REGIME if max_examples is None else 1, math.ceil(total / len(regimes)))
+    per = max(budgets.MIN_PER_REGIME if max_examples is None else 1, math.ceil(total / len(regimes)))
     failure: ConformanceFailure | None = None
     blob = None
     for regime in regimes:
         strategy = cases(impl.function, dtype, regimes=(regime,), ranks=impl.ranks,
                          last_axis_only=impl.last_axis_only, long_rows=long_rows,
                          max_elements=1 << 23 if long_rows else 2048)
-        inner = _property_test(impl, fn, strategy, tracker, gate, profile_settings(profile, database, max_examples=per),
-                               (impl.id, prop, dtype, regime))
+        hyp = budgets.hypothesis_settings(budget, database, max_examples=per)
+        inner = _property_test(impl, fn, strategy, tracker, gate, hyp, (impl.id, prop, dtype, regime))
         if seed is not None:
             inner = _seeded(inner, seed)
         try:
@@ -182,7 +150,7 @@ def explore(impl: Impl, dtype: str, prop: str, profile: str = "ci", gate: str = 
 
 def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings, key: tuple):
     # Keep inner's lines (decorators included) as they are: Hypothesis hashes
-    # them into the ci profile's derandomized draws, which the baseline records.
+    # them into the ci budget's derandomized draws, which the baseline records.
     @config
     @given(case=strategy)
     def inner(case: Case) -> None:
@@ -307,4 +275,4 @@ def env_id_default() -> str:
     return os.environ.get("TOX_ENV_NAME") or os.uname().nodename
 
 
-__all__ = ["ConformanceFailure", "explore", "profile_settings", "reproducer", "st"]
+__all__ = ["ConformanceFailure", "explore", "reproducer", "st"]

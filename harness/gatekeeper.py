@@ -18,7 +18,7 @@ class Conformance:
         self.h = h
 
     def env(self, impl) -> dict:
-        return {"env_id": self.h.env_id, "profile": self.h.profile, "worker": self.h.worker}
+        return {"env_id": self.h.env_id, "budget": self.h.budget, "worker": self.h.worker}
 
     def unavailable(self, impl, dtype: str, prop: str) -> bool:
         ok, reason = impl.availability()
@@ -46,7 +46,7 @@ class Conformance:
             for r in results[:-1]:
                 self._write_or_known(r)
             return self.gate(results[-1], others=results[:-1])
-        res = explore(impl, dtype, prop, self.h.profile, self.h.gate, self.h.long_rows, env=self.env(impl),
+        res = explore(impl, dtype, prop, self.h.budget, self.h.gate, self.h.long_rows, env=self.env(impl),
                       seed=self.h.seed.value, database=self.h.seed.random)
         return self.gate(res)
 

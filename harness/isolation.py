@@ -81,7 +81,7 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
         return user_fn(case)
 
     impl.fn = beating
-    env = {"env_id": "check", "profile": opts["profile"]}
+    env = {"env_id": "check", "budget": opts["budget"]}
     while True:
         task = conn.recv()
         if task is None:
@@ -91,7 +91,7 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
             if prop == "special_values":
                 res = special_values(impl, dtype, env, opts.get("conventions"))
             else:
-                res = [explore(impl, dtype, prop, profile=opts["profile"], max_examples=opts["max_examples"],
+                res = [explore(impl, dtype, prop, budget=opts["budget"], max_examples=opts["max_examples"],
                                seed=opts["seed"], env=env, database=opts.get("database", False))]
         except Exception as e:  # the harness's own failure (the user's raising is a Finding): say so
             import traceback

@@ -40,23 +40,27 @@ from .session import DEFAULT_RESULTS, DEFAULT_TEST_TIMEOUT, HARNESS, SUITE_ATTR,
 
 
 def pytest_addoption(parser):
+    # Every option carries the --harness- prefix: the plugin is loaded into every pytest session
+    # of the environment, and a bare --profile or --seed would collide with other plugins'.
     g = parser.getgroup("softmax-harness")
-    g.addoption("--impls", default=None, help="comma-separated globs of implementation ids")
-    g.addoption("--functions", default=None, help="comma-separated functions (softmax, log_softmax, ...)")
-    g.addoption("--dtypes", default=None, help="comma-separated dtypes: float16,bfloat16,float32,float64")
-    g.addoption("--profile", default=None, help="Hypothesis profile: dev, ci, thorough (env SOFTMAX_HARNESS_PROFILE)")
-    g.addoption("--results", default=None, help=f"results folder (default {DEFAULT_RESULTS})")
-    g.addoption("--env-id", default=None, help="environment label (default: tox env name or hostname)")
-    g.addoption("--conventions", default="any",
+    g.addoption("--harness-impls", default=None, help="comma-separated globs of implementation ids")
+    g.addoption("--harness-functions", default=None, help="comma-separated functions (softmax, log_softmax, ...)")
+    g.addoption("--harness-dtypes", default=None, help="comma-separated dtypes: float16,bfloat16,float32,float64")
+    g.addoption("--harness-budget", default=None,
+                help="example budget: dev, ci, thorough (env SOFTMAX_HARNESS_BUDGET; default dev)")
+    g.addoption("--harness-results", default=None, help=f"results folder (default {DEFAULT_RESULTS})")
+    g.addoption("--harness-env-id", default=None, help="environment label (default: tox env name or hostname)")
+    g.addoption("--harness-conventions", default="any",
                 help="special-value convention to gate on: any (default: every recognised convention, followed "
                      "consistently, passes), ieee, limit or masked")
-    g.addoption("--xfails-file", default=None, help="baseline of known findings (TOML)")
-    g.addoption("--gate", default="bounded", help="'bounded' fails on out-of-bound and worse; 'good' also on bounded")
-    g.addoption("--long-rows", action="store_true", help="include rows up to 2**17 elements")
-    g.addoption("--test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT,
+    g.addoption("--harness-xfails-file", default=None, help="baseline of known findings (TOML)")
+    g.addoption("--harness-gate", default="bounded",
+                help="'bounded' fails on out-of-bound and worse; 'good' also on bounded")
+    g.addoption("--harness-long-rows", action="store_true", help="include rows up to 2**17 elements")
+    g.addoption("--harness-test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT,
                 help="under xdist, a test running longer ends its worker and is recorded as timeout "
                      f"(seconds, 0 = never; default {DEFAULT_TEST_TIMEOUT:g})")
-    g.addoption("--seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
+    g.addoption("--harness-seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
                                              "example database); default a fixed seed (ci: derandomized)")
 
 
@@ -84,7 +88,7 @@ def _announce(config, h: HarnessConfig) -> None:
     tests (a session without them sees nothing of the plugin)."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.write_line(f"softmax-harness: profile {h.profile}, {h.seed.describe()}")
+        tr.write_line(f"softmax-harness: budget {h.budget}, {h.seed.describe('--harness-seed')}")
 
 
 def is_conformance_item(item) -> bool:

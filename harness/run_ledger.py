@@ -129,11 +129,11 @@ def crash_result(h, note: dict, nodeid: str, config) -> Result:
     # The test's own file, absolute: works from any folder and install (a nodeid need not name
     # the file: under `pytest --pyargs harness.suite.test_properties` from elsewhere it is "::test_...").
     target = f"{note['path']}::{nodeid.partition('::')[2]}"
-    again = env_prefix() + f"python -m pytest {shlex.quote(target)} -n 1 --profile {h.profile}"
+    again = env_prefix() + f"python -m pytest {shlex.quote(target)} -n 1 --harness-budget {h.budget}"
     if h.seed.option():  # a given or drawn seed: repeat it (without the database)
-        again += f" --seed {h.seed.value}"
+        again += f" --harness-seed {h.seed.value}"
     res = Result(note["impl"], family, function, note["property"] or "?", note["dtype"] or "?", "-", verdict,
-                 message=msg, device=device, env={"env_id": h.env_id, "profile": h.profile, "worker": "controller"},
+                 message=msg, device=device, env={"env_id": h.env_id, "budget": h.budget, "worker": "controller"},
                  duration=elapsed, reproducer=again)
     res.known = h.baseline.classify(res)
     return res

@@ -1,8 +1,8 @@
 """What ``--seed`` means, shared by ``check``, ``run`` and the pytest plugin.
 
-By default every non-derandomized profile (dev, thorough) searches with the
+By default every non-derandomized budget (dev, thorough) searches with the
 fixed ``DEFAULT_SEED``, so the same code and versions give the same verdict
-on every run; the ci profile is derandomized by Hypothesis itself and keeps
+on every run; the ci budget is derandomized by Hypothesis itself and keeps
 its own draws (the checked-in baseline depends on them).  ``--seed random``
 draws a seed for bug hunting, prints it, and turns on the example database
 so that a failure it finds is replayed first by later random runs.
@@ -25,24 +25,25 @@ DEFAULT_DB = Path(".hypothesis") / "softmax-harness"  # relative to the current 
 
 @dataclass(frozen=True)
 class SeedChoice:
-    """A resolved ``--seed``: ``value`` None means the profile's own derandomized draws."""
+    """A resolved ``--seed``: ``value`` None means the budget's own derandomized draws."""
 
     value: int | None
     kind: str  # "default", "given", "random" or "derandomized"
-    profile: str = "dev"
+    budget: str = "dev"
 
     @property
     def random(self) -> bool:
         """A drawn seed: only then is the example database read and written."""
         return self.kind == "random"
 
-    def describe(self) -> str:
+    def describe(self, option: str = "--seed") -> str:
+        """One line for the log; ``option`` is how the reader repeats the seed."""
         if self.value is None:
-            return f"seed: derandomized ({self.profile} profile)"
+            return f"seed: derandomized ({self.budget} budget)"
         if self.kind == "default":
-            return f"seed {self.value} (fixed; --seed random to explore)"
+            return f"seed {self.value} (fixed; {option} random to explore)"
         if self.kind == "random":
-            return f"seed {self.value} (random; repeat with --seed {self.value})"
+            return f"seed {self.value} (random; repeat with {option} {self.value})"
         return f"seed {self.value}"
 
     def option(self) -> str | None:
@@ -53,25 +54,25 @@ class SeedChoice:
         return f"random:{self.value}" if self.random else str(self.value)
 
 
-def choose_seed(value: str | None, profile: str, handoff: bool = False) -> SeedChoice:
-    """``--seed`` (None, ``N`` or ``random``) for ``profile``, or a UsageError.
+def choose_seed(value: str | None, budget: str, handoff: bool = False, option: str = "--seed") -> SeedChoice:
+    """``--seed`` (None, ``N`` or ``random``) for ``budget``, or a UsageError.
 
     ``handoff`` also accepts ``random:N``, what ``option()`` gives: how ``run``
     and the xdist controller pass one drawn seed on to their processes."""
-    from .conformance import PROFILES  # only when resolving: the parser must stay light
+    from .budgets import derandomized
     from .errors import UsageError
 
     if value is None:
-        if PROFILES.get(profile, {}).get("derandomize"):
-            return SeedChoice(None, "derandomized", profile)
-        return SeedChoice(DEFAULT_SEED, "default", profile)
+        if derandomized(budget):
+            return SeedChoice(None, "derandomized", budget)
+        return SeedChoice(DEFAULT_SEED, "default", budget)
     if value == "random":
-        return SeedChoice(random.SystemRandom().randrange(2**31), "random", profile)
+        return SeedChoice(random.SystemRandom().randrange(2**31), "random", budget)
     drawn = handoff and value.startswith("random:")
     digits = value[len("random:"):] if drawn else value
     if not (digits.isascii() and digits.isdigit()):
-        raise UsageError(f"--seed takes a non-negative integer or 'random', not {value!r}")
-    return SeedChoice(int(digits), "random" if drawn else "given", profile)
+        raise UsageError(f"{option} takes a non-negative integer or 'random', not {value!r}")
+    return SeedChoice(int(digits), "random" if drawn else "given", budget)
 
 
 def database_path() -> Path:

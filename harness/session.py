@@ -28,40 +28,38 @@ class HarnessConfig:
     def __init__(self, config: pytest.Config):
         from oracles import DTYPE_NAMES
 
-        from .conformance import PROFILE_ENV
-        from .conformance import PROFILES as HYP
+        from . import budgets
         from .errors import UsageError
         from .registry import split_csv
         from .special_values import GATES as CONVENTION_GATES
 
         opt = config.getoption
         winput = getattr(config, "workerinput", None)  # on an xdist worker: what the controller handed over
-        self.impl_globs = split_csv(opt("--impls"), "--impls")
-        self.functions = split_csv(opt("--functions"), "--functions")
+        self.impl_globs = split_csv(opt("--harness-impls"), "--harness-impls")
+        self.functions = split_csv(opt("--harness-functions"), "--harness-functions")
         from .records import FUNCTIONS
 
         unknown = [f for f in self.functions or () if f not in FUNCTIONS]
         if unknown:  # said once here, not as a collection error in every conformance module
-            raise UsageError(f"unknown function {unknown[0]!r} in --functions; expected one of {', '.join(FUNCTIONS)}")
-        self.dtypes = split_csv(opt("--dtypes"), "--dtypes") or list(DTYPE_NAMES)
+            raise UsageError(f"unknown function {unknown[0]!r} in --harness-functions; "
+                             f"expected one of {', '.join(FUNCTIONS)}")
+        self.dtypes = split_csv(opt("--harness-dtypes"), "--harness-dtypes") or list(DTYPE_NAMES)
         bad = [d for d in self.dtypes if d not in DTYPE_NAMES]
         if bad:
             raise UsageError(f"unknown dtype {bad[0]!r}; expected one of {', '.join(DTYPE_NAMES)}")
-        self.profile = opt("--profile") or os.environ.get(PROFILE_ENV, "dev")
-        if self.profile not in HYP:
-            raise UsageError(f"unknown profile {self.profile!r}; expected one of {', '.join(HYP)}")
-        self.conventions = opt("--conventions")
+        self.budget = budgets.check(opt("--harness-budget") or budgets.from_env())
+        self.conventions = opt("--harness-conventions")
         if self.conventions not in CONVENTION_GATES:
-            raise UsageError(f"unknown --conventions {self.conventions!r}; "
+            raise UsageError(f"unknown --harness-conventions {self.conventions!r}; "
                              f"expected one of {', '.join(CONVENTION_GATES)}")
-        self.gate = opt("--gate")
+        self.gate = opt("--harness-gate")
         if self.gate not in ("bounded", "good"):
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
-        self.long_rows = opt("--long-rows")
-        self.env_id = opt("--env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
-        results = Path(opt("--results") or DEFAULT_RESULTS).resolve()  # where pytest started
+        self.long_rows = opt("--harness-long-rows")
+        self.env_id = opt("--harness-env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
+        results = Path(opt("--harness-results") or DEFAULT_RESULTS).resolve()  # where pytest started
         if results.exists() and not results.is_dir():
-            raise UsageError(f"--results {opt('--results')} exists and is not a folder")
+            raise UsageError(f"--harness-results {opt('--harness-results')} exists and is not a folder")
         self.env_dir = results / self.env_id
         if self.impl_globs:
             from .registry import select
@@ -78,16 +76,17 @@ class HarnessConfig:
         self.user_max_restart = getattr(config.option, "maxworkerrestart", None)
         from . import baseline as baseline_mod
 
-        xf = opt("--xfails-file")
+        xf = opt("--harness-xfails-file")
         self.baseline = baseline_mod.load(xf) if xf else baseline_mod.Baseline([], None)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        self.test_timeout = float(opt("--test-timeout") or 0)
+        self.test_timeout = float(opt("--harness-test-timeout") or 0)
         if not self.test_timeout >= 0:  # negative (or nan) would silently disable the watchdog
-            raise UsageError(f"--test-timeout must be >= 0 seconds (0 = never), not {opt('--test-timeout'):g}")
+            raise UsageError(f"--harness-test-timeout must be >= 0 seconds (0 = never), not {self.test_timeout:g}")
         from .seeding import choose_seed
 
         # xdist workers take the controller's (drawn) seed
-        self.seed = choose_seed(winput.get("harness_seed") if winput else opt("--seed"), self.profile, handoff=True)
+        given = winput.get("harness_seed") if winput else opt("--harness-seed")
+        self.seed = choose_seed(given, self.budget, handoff=True, option="--harness-seed")
         self._fh: TextIO | None = None
 
     def running_file(self, worker: str) -> Path:

@@ -4,7 +4,7 @@ Each checks one value as it is parsed and raises ``ArgumentTypeError`` with
 what is wrong; the parser (harness.cli._Parser) prints that as one line,
 ``softmax-harness CMD: error: argument OPT: ...``, and exits with status 2.
 The lists they check against are the project's own (harness.dtypes.DTYPES,
-conformance.PROFILES, records.FUNCTIONS), read when a value is parsed, so
+budgets.BUDGETS, records.FUNCTIONS), read when a value is parsed, so
 building the parser imports nothing heavy.
 """
 
@@ -59,12 +59,12 @@ dtype_list = csv_of("dtype", _dtypes)
 function_list = csv_of("function", _functions)
 
 
-def profile(value: str) -> str:
-    """A Hypothesis profile name (harness.conformance.PROFILES)."""
-    from ..conformance import PROFILES  # on parsing only: hypothesis is not needed to build the parser
+def budget(value: str) -> str:
+    """An example budget (harness.budgets.BUDGETS)."""
+    from ..budgets import BUDGETS
 
-    if value not in PROFILES:
-        raise ArgumentTypeError(f"unknown profile {value!r}; expected one of {', '.join(PROFILES)}")
+    if value not in BUDGETS:
+        raise ArgumentTypeError(f"unknown budget {value!r}; expected one of {', '.join(BUDGETS)}")
     return value
 
 

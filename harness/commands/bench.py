@@ -69,8 +69,9 @@ def suite(workers: str, impls: str) -> float:
     from .run import suite_args, suite_dir
 
     cmd = [sys.executable, "-m", "pytest", *suite_args(suite_dir()), "-q",
-           "--profile", "ci", "--impls", impls, "--results", str(ROOT / "reports" / "out" / "bench-results"),
-           "--env-id", f"bench-n{workers}", "-n", workers]
+           "--harness-budget", "ci", "--harness-impls", impls,
+           "--harness-results", str(ROOT / "reports" / "out" / "bench-results"),
+           "--harness-env-id", f"bench-n{workers}", "-n", workers]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return round(time.perf_counter() - t0, 1)
@@ -92,7 +93,7 @@ def zoo_times() -> list[dict]:
         caught = None
         for dtype in m.dtypes:
             for prop in m.expect:
-                if not policy.passes(explore(m.impl, dtype, prop, profile="ci").verdict):
+                if not policy.passes(explore(m.impl, dtype, prop, budget="ci").verdict):
                     caught = f"{prop} ({dtype})"
                     break
             if caught:

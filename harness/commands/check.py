@@ -59,15 +59,15 @@ def register(sub) -> None:
     p.add_argument("--dtypes", type=argtypes.dtype_list,
                    help=f"comma-separated subset of {','.join(DTYPES)} (default: all)")
     p.add_argument("--max-examples", type=argtypes.positive_int,
-                   help="Hypothesis examples per property and dtype (default: the profile's; dev 12)")
+                   help="Hypothesis examples per property and dtype (default: the budget's; dev 12)")
     p.add_argument("--seed", default=None,
                    help=f"Hypothesis seed: an integer, or 'random' to draw one (printed, to repeat with --seed N; "
                         f"random runs also replay the failures earlier ones saved in {DEFAULT_DB}, env {DB_ENV}); "
                         f"default {DEFAULT_SEED}, so the same code and versions give the same verdict "
-                        f"(the ci profile is derandomized instead)")
-    p.add_argument("--profile", default="dev", type=argtypes.profile,
-                   help="dev (default, a few seconds per dtype), ci (derandomized, 30 examples) or thorough "
-                        "(300 examples, rows up to 2**17)")
+                        f"(the ci budget is derandomized instead)")
+    p.add_argument("--budget", "--profile", dest="budget", default="dev", type=argtypes.budget,
+                   help="example budget: dev (default, a few seconds per dtype), ci (derandomized, 30 examples) or "
+                        "thorough (300 examples, rows up to 2**17); --profile is the old name")
     p.add_argument("--timeout", type=argtypes.positive_float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one call of TARGET (with its checking) may go without finishing before it "
                         f"counts as hung: verdict timeout (default {DEFAULT_TIMEOUT:g})")
@@ -129,13 +129,13 @@ def _check(args) -> int:
     from ..seeding import choose_seed
 
     dtypes = list(DTYPES) if args.dtypes is None else args.dtypes  # option values were checked by the parser
-    seed = choose_seed(args.seed, args.profile)
+    seed = choose_seed(args.seed, args.budget)
     check_paths(args.json, args.report)
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
     target = canonical_target(args.target)
     out = open_json(args.json) if args.json else None
     results: list[dict] = []
-    say(f"checking {impl.id} ({CONVENTIONS[args.function]}); profile {args.profile}, {seed.describe()}, "
+    say(f"checking {impl.id} ({CONVENTIONS[args.function]}); budget {args.budget}, {seed.describe()}, "
           f"dtypes {','.join(dtypes)}")
 
     tasks = _tasks(args.function, dtypes)
@@ -163,7 +163,7 @@ def _check(args) -> int:
         for r in rs:
             line(policy.passes(r["verdict"]), r["dtype"], r["property"], r["verdict"], r["message"])
 
-    opts = {"profile": args.profile, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
+    opts = {"budget": args.budget, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
             "conventions": args.conventions}
     t0 = time.perf_counter()
     try:

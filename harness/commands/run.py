@@ -67,7 +67,8 @@ def register(sub) -> None:
     p.add_argument("--impls", type=argtypes.csv_items, help="comma-separated globs of implementation ids")
     p.add_argument("--functions", type=argtypes.function_list, help="comma-separated functions")
     p.add_argument("--dtypes", type=argtypes.dtype_list, help="comma-separated dtypes")
-    p.add_argument("--profile", default="ci", type=argtypes.profile, help="dev, ci or thorough (default ci)")
+    p.add_argument("--budget", "--profile", dest="budget", default="ci", type=argtypes.budget,
+                   help="example budget: dev, ci or thorough (default ci; --profile is the old name)")
     p.add_argument("-n", dest="workers", default="auto", type=argtypes.workers,
                    help="pytest-xdist workers (default auto; 0 means 1: workers isolate crashes and hangs)")
     p.add_argument("--test-timeout", type=argtypes.non_negative_float, default=None,
@@ -77,7 +78,7 @@ def register(sub) -> None:
     p.add_argument("--no-variants", action="store_true", help="only the current process's modes")
     p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
     p.add_argument("--seed", help="Hypothesis seed for every pytest run: N, or random (drawn once and printed); "
-                                  "default a fixed seed (the ci profile is derandomized instead)")
+                                  "default a fixed seed (the ci budget is derandomized instead)")
     p.add_argument("--conventions", default="any", choices=GATES,
                    help="special-value convention to gate on: any (default), ieee, limit or masked")
     p.set_defaults(func=main)
@@ -102,7 +103,7 @@ def main(args) -> int:
     from ..seeding import choose_seed
 
     _validate(args)
-    seed = choose_seed(args.seed, args.profile)  # drawn once here, so every variant searches alike
+    seed = choose_seed(args.seed, args.budget)  # drawn once here, so every variant searches alike
     print(f"[run] {seed.describe()}", flush=True)
     from ..registry import EXTRA_ENV, absolute_targets
 
@@ -126,16 +127,15 @@ def main(args) -> int:
             continue
         cmd = [sys.executable, "-m", "pytest", *suite_args(suite), "-q", "--no-header",
                "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", DIST,
-               "--profile", args.profile,
-               "--results", str(results), "--env-id", env_id]
-        for opt, val in (("--impls", impls), ("--functions", _csv(args.functions)), ("--dtypes", _csv(args.dtypes)),
-                         ("--xfails-file", xfails), ("--test-timeout", args.test_timeout),
-                         ("--seed", seed.option()),
-                         ("--conventions", None if args.conventions == "any" else args.conventions)):
+               "--harness-budget", args.budget,
+               "--harness-results", str(results), "--harness-env-id", env_id]
+        for opt, val in (("impls", impls), ("functions", _csv(args.functions)), ("dtypes", _csv(args.dtypes)),
+                         ("xfails-file", xfails), ("test-timeout", args.test_timeout), ("seed", seed.option()),
+                         ("conventions", None if args.conventions == "any" else args.conventions)):
             if val is not None and val != "":
-                cmd += [opt, str(val)]
+                cmd += [f"--harness-{opt}", str(val)]
         if args.long_rows:
-            cmd.append("--long-rows")
+            cmd.append("--harness-long-rows")
         env = {**os.environ, **QUIET, **extra, **overrides}
         print(f"[run] {env_id}: {' '.join(f'{k}={v}' for k, v in overrides.items()) or 'default modes'}",
               flush=True)

@@ -90,8 +90,8 @@ def build(root: Path) -> dict:
     """Write the fixture under ``root``; returns the paths and the names."""
     root = Path(root)
     main, gpu, crashed = root / "fx-main", root / "fx-gpu", root / "fx-crashed"
-    env_main = {"env_id": "fx-main", "profile": "ci", "worker": "gw0"}
-    env_gpu = {"env_id": "fx-gpu", "profile": "ci", "worker": "gw0"}
+    env_main = {"env_id": "fx-main", "budget": "ci", "worker": "gw0"}
+    env_gpu = {"env_id": "fx-gpu", "budget": "ci", "worker": "gw0"}
 
     impls = [
         _describe("fx.softmax[cpu]", "numpy", "softmax", notes="max-shifted <numpy> softmax"),

@@ -1,5 +1,5 @@
 """Every bug-zoo member is flagged by each property it should fail, in each of
-its dtypes, within the ci profile's example budget; no correct control is
+its dtypes, within the ci budget; no correct control is
 flagged by any property in any dtype."""
 
 import pytest

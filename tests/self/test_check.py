@@ -205,7 +205,7 @@ def test_a_harness_failure_in_the_child_is_reported_not_blamed_on_a_crash(capsys
     target = f"{ROOT / FIX}:stable_softmax"
     got = []
     left = run_tasks(target_impl(target, "softmax"), target, "softmax", [("float32", "accuracy")],
-                     {"profile": "no-such-profile", "max_examples": 2, "seed": 1}, 60, got.extend)
+                     {"budget": "no-such-budget", "max_examples": 2, "seed": 1}, 60, got.extend)
     assert left == [] and [r["verdict"] for r in got] == ["error"]
     assert got[0]["message"].startswith("internal harness error: UsageError")
     assert "Traceback" in capsys.readouterr().err
@@ -244,7 +244,7 @@ def test_default_seed_is_fixed_and_printed_and_random_is_opt_in(tmp_path):
         return r.stdout, [(x["property"], x["verdict"], x.get("max_ulp"), x.get("case_id")) for x in rows(out)]
 
     (first, a), (_, b) = verdicts(), verdicts()
-    assert "profile dev, seed 0 (fixed; --seed random to explore)" in first
+    assert "budget dev, seed 0 (fixed; --seed random to explore)" in first
     assert a == b and a
     assert not (tmp_path / "db").exists()  # a fixed seed neither reads nor writes the database
     drawn, c = verdicts("--seed", "random")
@@ -252,8 +252,8 @@ def test_default_seed_is_fixed_and_printed_and_random_is_opt_in(tmp_path):
     assert m and m[1] == m[2], drawn
     _, repeat = verdicts("--seed", m[1])  # the database was empty before, so this is the same search
     assert repeat == c
-    ci = check(f"{FIX}:stable_softmax", "--dtypes", "float32", "--max-examples", "2", "--profile", "ci")
-    assert ci.returncode == 0 and "seed: derandomized (ci profile)" in ci.stdout, ci.stdout + ci.stderr
+    ci = check(f"{FIX}:stable_softmax", "--dtypes", "float32", "--max-examples", "2", "--budget", "ci")
+    assert ci.returncode == 0 and "seed: derandomized (ci budget)" in ci.stdout, ci.stdout + ci.stderr
     for bad in ("12x", "-1", "random:5"):
         r = check(f"{FIX}:stable_softmax", "--seed", bad)
         assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr

@@ -1,4 +1,4 @@
-"""A ci-profile (derandomized) exploration draws the same cases in every
+"""A ci-budget (derandomized) exploration draws the same cases in every
 process, whatever that process imported and whatever our own source says:
 Hypothesis mixes literals of loaded local modules into its draws, so without
 the fixed pool a pytest-xdist worker's test order, a new number anywhere in
@@ -22,7 +22,7 @@ import json, sys
 {before}
 from harness.conformance import explore
 from harness.registry import get
-r = explore(get("numpy.stable_softmax"), "float32", "accuracy", profile="ci")
+r = explore(get("numpy.stable_softmax"), "float32", "accuracy", budget="ci")
 print(json.dumps([r.stats["examples"], sorted(r.stats["outputs"])]))
 """
 # Loads modules the conformance path does not: the CLI parser, the vectors command.
@@ -91,22 +91,22 @@ def test_choose_seed_defaults_and_validation():
     dev, ci = choose_seed(None, "dev"), choose_seed(None, "ci")
     assert (dev.value, dev.kind, dev.random) == (DEFAULT_SEED, "default", False)
     assert (ci.value, ci.kind, ci.option()) == (None, "derandomized", None)
-    assert ci.describe() == "seed: derandomized (ci profile)"
+    assert ci.describe() == "seed: derandomized (ci budget)"
     drawn = choose_seed("random", "thorough")
     assert drawn.random and drawn.describe() == f"seed {drawn.value} (random; repeat with --seed {drawn.value})"
     again = choose_seed(drawn.option(), "thorough", handoff=True)  # what run and xdist workers receive
     assert (again.value, again.random) == (drawn.value, True)
     assert choose_seed("7", "ci").value == 7
-    from harness.conformance import profile_settings
+    from harness.budgets import hypothesis_settings
 
-    assert profile_settings("ci", database=True).database is not None  # --profile ci --seed random
-    assert profile_settings("dev").database is None and profile_settings("ci").derandomize
+    assert hypothesis_settings("ci", database=True).database is not None  # --budget ci --seed random
+    assert hypothesis_settings("dev").database is None and hypothesis_settings("ci").derandomize
     for bad in ("12x", "-1", "1.5", "", "٣", "random:5"):  # random:N is only the internal hand-off
         with pytest.raises(UsageError, match="non-negative integer or 'random'"):
             choose_seed(bad, "dev")
 
 
-def test_explore_without_a_seed_is_fixed_except_in_the_derandomized_profile():
+def test_explore_without_a_seed_is_fixed_except_in_the_derandomized_budget():
     from harness.conformance import explore
     from harness.registry import get
     from harness.seeding import DEFAULT_SEED
@@ -114,14 +114,14 @@ def test_explore_without_a_seed_is_fixed_except_in_the_derandomized_profile():
     runs = []
     for seed in (None, None, DEFAULT_SEED + 1):
         seen: list = []
-        res = explore(_recording(get("numpy.stable_softmax"), seen), "float32", "accuracy", profile="dev",
+        res = explore(_recording(get("numpy.stable_softmax"), seen), "float32", "accuracy", budget="dev",
                       max_examples=24, seed=seed)
         runs.append((res, seen))
     (a, seen_a), (b, seen_b), (_, seen_other) = runs
     assert a.hypothesis["seed"] == DEFAULT_SEED and len(seen_a) >= 24
     assert seen_a == seen_b and (a.case_id, a.max_ulp, a.verdict) == (b.case_id, b.max_ulp, b.verdict)
     assert seen_other != seen_a  # the seed does steer the draws, so the equality above could fail
-    ci = explore(get("numpy.stable_softmax"), "float32", "accuracy", profile="ci", max_examples=2)
+    ci = explore(get("numpy.stable_softmax"), "float32", "accuracy", budget="ci", max_examples=2)
     assert ci.hypothesis is None or ci.hypothesis["seed"] is None  # derandomized: no seed applied
 
 
@@ -136,18 +136,18 @@ def test_a_random_run_replays_its_failure_from_the_database(tmp_path, monkeypatc
     monkeypatch.setenv("SOFTMAX_HARNESS_DB", str(db))
     wrong = next(m.impl for m in MEMBERS if m.impl.id == "zoo.clamp_logits")
     seen: list = []
-    found = explore(_recording(wrong, seen), "float64", "accuracy", profile="dev", seed=11, database=True)
+    found = explore(_recording(wrong, seen), "float64", "accuracy", budget="dev", seed=11, database=True)
     assert not policy.passes(found.verdict), found.message
     assert any(p.is_file() for p in db.rglob("*")), "the failing run saved nothing"
 
     # Another random run (another seed) starts the failing regime with the saved, shrunk case ...
     seen.clear()
-    again = explore(_recording(wrong, seen), "float64", "accuracy", profile="dev", seed=12, database=True)
+    again = explore(_recording(wrong, seen), "float64", "accuracy", budget="dev", seed=12, database=True)
     assert not policy.passes(again.verdict) and again.regime == found.regime
     assert _first_in(seen, found.regime) == found.case_id
     # ... which that seed alone would not have drawn first (so the assertion above can fail).
     seen.clear()
-    explore(_recording(wrong, seen), "float64", "accuracy", profile="dev", seed=12)
+    explore(_recording(wrong, seen), "float64", "accuracy", budget="dev", seed=12)
     assert _first_in(seen, found.regime) != found.case_id
 
     # Each test has its own key: a fixed version with the same strategy replays nothing of the wrong one's.
@@ -155,7 +155,7 @@ def test_a_random_run_replays_its_failure_from_the_database(tmp_path, monkeypatc
 
     seen.clear()
     fixed = dataclasses.replace(wrong, id="fixed.clamp_logits", fn=_along(stable_softmax))
-    ok = explore(_recording(fixed, seen), "float64", "accuracy", profile="dev", seed=12, database=True)
+    ok = explore(_recording(fixed, seen), "float64", "accuracy", budget="dev", seed=12, database=True)
     assert policy.passes(ok.verdict), ok.message
     assert found.case_id not in {case_id for _, case_id in seen}
 
@@ -168,20 +168,20 @@ def test_a_fixed_seed_run_neither_reads_nor_writes_the_database(tmp_path, monkey
     db = tmp_path / "db"
     monkeypatch.setenv("SOFTMAX_HARNESS_DB", str(db))
     wrong = next(m.impl for m in MEMBERS if m.impl.id == "zoo.clamp_logits")
-    first = explore(wrong, "float64", "accuracy", profile="dev", seed=11)
+    first = explore(wrong, "float64", "accuracy", budget="dev", seed=11)
     assert not db.exists()
-    explore(wrong, "float64", "accuracy", profile="dev", seed=12, database=True)  # fills the database
+    explore(wrong, "float64", "accuracy", budget="dev", seed=12, database=True)  # fills the database
     assert db.exists()
-    assert explore(wrong, "float64", "accuracy", profile="dev", seed=11).to_json() | {"duration": 0, "time": 0} \
+    assert explore(wrong, "float64", "accuracy", budget="dev", seed=11).to_json() | {"duration": 0, "time": 0} \
         == first.to_json() | {"duration": 0, "time": 0}
 
 
 def test_the_plugin_seed_option_is_validated():
     r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider",
-                        "--collect-only", "-q", "--seed", "12x", "tests/self/test_records.py"],
+                        "--collect-only", "-q", "--harness-seed", "12x", "tests/self/test_records.py"],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 4, r.stdout + r.stderr
-    assert "--seed takes a non-negative integer or 'random', not '12x'" in r.stderr
+    assert "--harness-seed takes a non-negative integer or 'random', not '12x'" in r.stderr
 
 
 def test_run_draws_one_seed_and_passes_it_to_every_pytest_run(tmp_path, monkeypatch, capsys):
@@ -198,11 +198,12 @@ def test_run_draws_one_seed_and_passes_it_to_every_pytest_run(tmp_path, monkeypa
     assert run.main(args) == 3  # the stand-in pytest wrote no run record: incomplete, by design
     printed = re.findall(r"seed (\d+) \(random; repeat with --seed \1\)", capsys.readouterr().out)
     assert len(printed) == 1 and calls
-    assert all(cmd[cmd.index("--seed") + 1] == f"random:{printed[0]}" for cmd in calls)  # one drawn seed for all
+    # one drawn seed for all
+    assert all(cmd[cmd.index("--harness-seed") + 1] == f"random:{printed[0]}" for cmd in calls)
     calls.clear()
     assert run.main(build_parser().parse_args(["run", "--out", str(tmp_path)])) == 3
-    assert calls and all("--seed" not in cmd for cmd in calls)  # ci: derandomized, as before
-    assert "[run] seed: derandomized (ci profile)" in capsys.readouterr().out
+    assert calls and all("--harness-seed" not in cmd for cmd in calls)  # ci: derandomized, as before
+    assert "[run] seed: derandomized (ci budget)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("cmd", [["run"], ["check", "tests/self/fixtures/user_kernels.py:stable_softmax"]])

@@ -182,7 +182,7 @@ def test_correct_kernels_and_unrelated_failures_get_no_diagnosis():
     (K.in_place_softmax, [("float32", "contract")], "the input is modified in place"),
 ])
 def test_on_a_real_search(fn, runs, line):
-    results = [explore(_impl(fn), d, p, profile="dev", seed=0).to_json() for d, p in runs]
+    results = [explore(_impl(fn), d, p, budget="dev", seed=0).to_json() for d, p in runs]
     assert any(ln.startswith(line) for ln in diagnose(results)), [(r["regime"], r["message"]) for r in results]
 
 

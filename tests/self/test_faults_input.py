@@ -176,8 +176,8 @@ def test_an_empty_dtype_list_is_a_usage_error_in_run(tmp_path):
 
 
 def test_an_empty_dtype_list_is_a_usage_error_in_the_plugin(tmp_path):
-    line = plugin_usage_error(plugin(tmp_path, "--dtypes", ","))
-    assert "--dtypes" in line and "empty" in line, line
+    line = plugin_usage_error(plugin(tmp_path, "--harness-dtypes", ","))
+    assert "--harness-dtypes" in line and "empty" in line, line
 
 
 TARGET = f"{FIX}:stable_softmax"
@@ -191,8 +191,8 @@ TARGET = f"{FIX}:stable_softmax"
     (["list", "--functions", "softmax,softmin"], ["--functions", "'softmin'", "log_softmax"]),
     (["list", "--families", ","], ["--families", "empty"]),
     (["check", TARGET, "--function", "softmin"], ["--function", "'softmin'", "log_softmax"]),
-    (["check", TARGET, "--profile", "fast"], ["--profile", "'fast'", "dev, ci, thorough"]),
-    (["run", "--profile", "fast"], ["--profile", "'fast'", "thorough"]),
+    (["check", TARGET, "--profile", "fast"], ["--budget", "'fast'", "dev, ci, thorough"]),  # the old name
+    (["run", "--budget", "fast"], ["--budget", "'fast'", "thorough"]),
     (["check", TARGET, "--conventions", "zeros"], ["--conventions", "'zeros'", "masked"]),
     (["check", TARGET, "--max-examples", "1.5"], ["--max-examples", "'1.5'"]),
     (["check", TARGET, "--timeout", "-2"], ["--timeout", "-2"]),
@@ -217,14 +217,14 @@ def test_a_bad_option_value_is_one_line_naming_it_before_any_work(argv, names, c
 
 
 def test_an_unknown_function_is_one_line_naming_the_valid_ones(tmp_path):
-    line = plugin_usage_error(plugin(tmp_path, "--functions", "softmax,softmin"))
+    line = plugin_usage_error(plugin(tmp_path, "--harness-functions", "softmax,softmin"))
     assert "'softmin'" in line and "log_softmax" in line and "logsumexp" in line, line
 
 
 @pytest.mark.parametrize("value", ["-5", "nan"])
 def test_a_negative_test_timeout_is_rejected(value, tmp_path):
-    line = plugin_usage_error(plugin(tmp_path, "--test-timeout", value))
-    assert "--test-timeout" in line and value in line, line
+    line = plugin_usage_error(plugin(tmp_path, "--harness-test-timeout", value))
+    assert "--harness-test-timeout" in line and value in line, line
 
 
 # 8 ------------------------------------------------------------------------
@@ -350,8 +350,9 @@ def test_a_misnamed_baseline_table_is_a_usage_error_before_run_starts(tmp_path):
                                                      "softmax-harness run: error: ")
 
 
-@pytest.mark.parametrize(("args", "needle"), [(["--impls", "nosuch*"], "no implementation matches 'nosuch*'"),
-                                              (["--results", "afile"], "--results afile exists and is not a folder")])
+@pytest.mark.parametrize(("args", "needle"), [(["--harness-impls", "nosuch*"], "no implementation matches 'nosuch*'"),
+                                              (["--harness-results", "afile"],
+                                               "--harness-results afile exists and is not a folder")])
 def test_plugin_selection_and_results_errors_are_one_line(tmp_path, args, needle):
     (tmp_path / "afile").write_text("")
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite", "-q", "-p", "no:cacheprovider",
@@ -365,8 +366,9 @@ def test_pytest_from_a_folder_holding_an_oracles_folder_runs(tmp_path):
     (tmp_path / "oracles").mkdir()
     (tmp_path / "reports" / "out").mkdir(parents=True)
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "harness.suite", "-q", "-p", "no:cacheprovider",
-                        "--impls", "numpy.stable_softmax", "--dtypes", "float32", "--functions", "softmax",
-                        "--results", "res", "-n", "0"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                        "--harness-impls", "numpy.stable_softmax", "--harness-dtypes", "float32",
+                        "--harness-functions", "softmax", "--harness-results", "res", "-n", "0"], cwd=tmp_path, env=ENV,
+                       capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "INTERNALERROR" not in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
 

@@ -83,9 +83,9 @@ def test_crash_reproducer_runs_from_another_folder(tmp_path):
     user = _user_folder(tmp_path)
     env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "mine/risky_impls.py:impls"}
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_accuracy", "-q", "-n", "1",
-                        "-p", "no:cacheprovider", "--impls", "risky.segfaults*", "--profile", "dev",
-                        "--results", "res", "--env-id", "e"], cwd=user, env=env, capture_output=True, text=True,
-                       timeout=240)
+                        "-p", "no:cacheprovider", "--harness-impls", "risky.segfaults*", "--harness-budget", "dev",
+                        "--harness-results", "res", "--harness-env-id", "e"], cwd=user, env=env, capture_output=True,
+                       text=True, timeout=240)
     assert r.returncode == 1 and "1 failed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
     (crash,) = rows(user / "res" / "e")
     assert crash["impl"] == CRASH and crash["verdict"] == "crash", crash
@@ -137,8 +137,9 @@ def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
     folder, --results and --xfails-file relative to it."""
     shutil.copy(ROOT / "baseline.toml", tmp_path / "known.toml")
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_contract", "-p",
-                        "no:cacheprovider", "-q", "-n", "0", "--impls", "numpy.stable_softmax", "--dtypes", "float64",
-                        "--results", "res", "--env-id", "e", "--xfails-file", "known.toml"],
+                        "no:cacheprovider", "-q", "-n", "0", "--harness-impls", "numpy.stable_softmax",
+                        "--harness-dtypes", "float64", "--harness-results", "res", "--harness-env-id", "e",
+                        "--harness-xfails-file", "known.toml"],
                        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "1 passed" in r.stdout
@@ -160,8 +161,9 @@ def test_plugin_results_stay_where_the_session_started(tmp_path):
         "    return [Impl('user.wanders', fn=_fn, family='user', function='softmax', dtypes=('float64',))]\n")
     env = {**ENV, "SOFTMAX_HARNESS_IMPLS": "wanders.py:impls"}
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_contract", "-p",
-                        "no:cacheprovider", "-q", "-n", "0", "--impls", "user.wanders", "--results", "res",
-                        "--env-id", "e"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+                        "no:cacheprovider", "-q", "-n", "0", "--harness-impls", "user.wanders", "--harness-results",
+                        "res", "--harness-env-id", "e"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert not (tmp_path / "away" / "res").exists()
     assert {row["impl"] for row in rows(tmp_path / "res" / "e")} == {"user.wanders"}

@@ -38,7 +38,7 @@ def _env(**extra: str) -> dict:
 
 def _pytest_cmd(res: Path, *args: str, modules=MODULES) -> list[str]:
     return [sys.executable, "-m", "pytest", *(f"{SUITE}::test_{m}" for m in modules), "-p", "no:cacheprovider", "-q",
-            "--profile", "dev", "--results", str(res), "--env-id", "t", *args]
+            "--harness-budget", "dev", "--harness-results", str(res), "--harness-env-id", "t", *args]
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -54,7 +54,7 @@ def test_crash_storm_every_healthy_result_stands_and_crashers_are_quarantined(tm
     from harness.commands.run import DIST
 
     # run's distribution mode: loadgroup's scheduler never finished this session
-    cmd = _pytest_cmd(res, "-n", "2", "--dist", DIST, "--test-timeout", "5", "--impls", "storm.*")
+    cmd = _pytest_cmd(res, "-n", "2", "--dist", DIST, "--harness-test-timeout", "5", "--harness-impls", "storm.*")
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=_env(SOFTMAX_HARNESS_IMPLS=STORM),
                        timeout=300)
     out = r.stdout[-4000:] + r.stderr[-2000:]
@@ -109,7 +109,7 @@ def test_an_incomplete_run_is_recorded_reported_and_run_exits_3(tmp_path):
 
 def test_incomplete_without_xdist_and_collect_only_writes_nothing(tmp_path):
     res = tmp_path / "res"
-    cmd = _pytest_cmd(res, "-n", "0", "-x", "--impls", "risky.naive*,risky.stable*",
+    cmd = _pytest_cmd(res, "-n", "0", "-x", "--harness-impls", "risky.naive*,risky.stable*",
                       modules=["accuracy", "contract"])
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=200,
                        env=_env(SOFTMAX_HARNESS_IMPLS="tests/self/fixtures/risky_impls.py:impls"))
@@ -128,7 +128,7 @@ def test_incomplete_without_xdist_and_collect_only_writes_nothing(tmp_path):
 
 def test_a_second_session_keeps_the_first_sessions_results(tmp_path):
     res = tmp_path / "res"
-    cmd = _pytest_cmd(res, "-n", "0", "--impls", "numpy.stable_softmax", "--dtypes", "float64",
+    cmd = _pytest_cmd(res, "-n", "0", "--harness-impls", "numpy.stable_softmax", "--harness-dtypes", "float64",
                       modules=["contract", "sum_to_one"])
     for _ in range(2):
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=200, env=_env())
@@ -144,7 +144,8 @@ def test_a_second_session_keeps_the_first_sessions_results(tmp_path):
 
 def test_two_concurrent_sessions_keep_all_their_results(tmp_path):
     res = tmp_path / "res"
-    cmd = _pytest_cmd(res, "-n", "0", "--impls", "storm.*", "--dtypes", "float32,float64", modules=MODULES[:3])
+    cmd = _pytest_cmd(res, "-n", "0", "--harness-impls", "storm.*", "--harness-dtypes", "float32,float64",
+                      modules=MODULES[:3])
     env = _env(SOFTMAX_HARNESS_IMPLS=HEALTHY)
     a = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120  # start the second once the first has results on disk: they overlap

@@ -1,7 +1,7 @@
 """No blind spots in what `check` draws: a bug confined to one band of 64 row
 lengths, to transposed memory, to NaN in some positions, to a float16 running
 sum or to a reduced axis of length 1 is caught with check's defaults (dev
-profile, 12 examples, seeds 0..3, every dtype).
+budget, 12 examples, seeds 0..3, every dtype).
 
 explore seeds every regime's search alike for every property, so all the
 properties of one (dtype, seed) see the same cases: the lengths and layouts
@@ -42,7 +42,7 @@ def _impl(fn, name: str) -> Impl:
 def _caught(fn, name: str, seed: int, dtypes=DTYPES) -> str | None:
     """How check (accuracy, see the module docstring) catches ``fn`` with ``seed``, or None."""
     for dtype in dtypes:
-        r = explore(_impl(fn, name), dtype, "accuracy", profile="dev", seed=seed)
+        r = explore(_impl(fn, name), dtype, "accuracy", budget="dev", seed=seed)
         if not policy.passes(r.verdict):
             shape = r.case["logits"]["shape"] if r.case else "?"
             return f"{dtype}: {r.verdict} on {r.regime} {shape} axis {r.case.get('axis') if r.case else '?'}"

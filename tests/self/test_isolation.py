@@ -22,8 +22,9 @@ def test_crash_and_hang_are_recorded_and_the_run_goes_on(tmp_path):
                         'reason = "no max subtraction"\n')
     env = {**os.environ, "SOFTMAX_HARNESS_IMPLS": RISKY, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "pytest", SUITE + "test_accuracy", "-p", "no:cacheprovider", "-q",
-           "-n", "2", "--profile", "dev", "--impls", "risky.*", "--results", str(tmp_path / "res"), "--env-id", "t",
-           "--test-timeout", "8", "--xfails-file", str(baseline)]
+           "-n", "2", "--harness-budget", "dev", "--harness-impls", "risky.*", "--harness-results",
+           str(tmp_path / "res"), "--harness-env-id", "t", "--harness-test-timeout", "8",
+           "--harness-xfails-file", str(baseline)]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-2000:]
     got = {}
@@ -52,8 +53,8 @@ def _pytest(*args, env=None):
 
 def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     res = tmp_path / "res"
-    r = _pytest(SUITE + "test_contract", "-n", "2", "--impls", "numpy.stable_softmax", "--dtypes",
-                "float64", "--results", str(res), "--env-id", "e")
+    r = _pytest(SUITE + "test_contract", "-n", "2", "--harness-impls", "numpy.stable_softmax", "--harness-dtypes",
+                "float64", "--harness-results", str(res), "--harness-env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
     (run,) = (res / "e" / "runs").iterdir()  # this session's own run folder
     env = json.loads((run / "env.json").read_text())
@@ -62,7 +63,7 @@ def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     assert files and all(json.loads(line)["impl"] == "numpy.stable_softmax"
                          for f in files for line in Path(f).read_text().splitlines())
     # Another pytest session that runs no conformance test (the self-tests) leaves it alone.
-    r = _pytest("tests/self/test_policy.py", "--results", str(res), "--env-id", "e")
+    r = _pytest("tests/self/test_policy.py", "--harness-results", str(res), "--harness-env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
     assert sorted(str(p) for p in (res / "e").rglob("*.jsonl")) == files
     assert json.loads((run / "env.json").read_text()) == env
@@ -72,8 +73,8 @@ def test_self_tests_parametrized_over_impls_write_nothing(tmp_path):
     """test_adapters parametrizes over Impl objects without the conformance
     fixture: that is not a conformance run and leaves no env.json/impls.json."""
     res = tmp_path / "res"
-    r = _pytest("tests/self/test_adapters.py", "-n", "2", "-k", "numpy.stable_softmax", "--results", str(res),
-                "--env-id", "e")
+    r = _pytest("tests/self/test_adapters.py", "-n", "2", "-k", "numpy.stable_softmax", "--harness-results", str(res),
+                "--harness-env-id", "e")
     assert r.returncode == 0, r.stdout[-2000:]
     assert "passed" in r.stdout
     assert not res.exists() or not any(res.rglob("*")), sorted(map(str, res.rglob("*")))

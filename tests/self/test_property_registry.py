@@ -25,7 +25,7 @@ def demo_always_exact(impl, case):
 from harness.commands.check import _tasks
 print("TASKS", [t for t in _tasks("softmax", ["float32"]) if t[1] == "demo_always_exact"])
 sys.exit(pytest.main(["--pyargs", "harness.suite", "--collect-only", "-q", "-p", "no:cacheprovider",
-                      "--impls", "numpy.stable_softmax,numpy.stable_logsumexp", "--dtypes", "float32"]))
+                      "--harness-impls", "numpy.stable_softmax,numpy.stable_logsumexp", "--harness-dtypes", "float32"]))
 """
 
 

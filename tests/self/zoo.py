@@ -339,10 +339,10 @@ def wrong_axis(case: Case):  # always reduces axis 0
 
 
 def flags(impl: Impl, dtype: str, prop: str) -> str | None:
-    """What ``prop`` says against ``impl`` in ``dtype`` within the ci profile
+    """What ``prop`` says against ``impl`` in ``dtype`` within the ci budget
     (None: it passes); special values through their fixed classes, as the
     suite runs them."""
-    results = special_values(impl, dtype) if prop == "special_values" else [explore(impl, dtype, prop, profile="ci")]
+    results = special_values(impl, dtype) if prop == "special_values" else [explore(impl, dtype, prop, budget="ci")]
     bad = [r for r in results if not policy.passes(r.verdict)]
     return f"{bad[0].verdict}: {bad[0].message[:200]}" if bad else None
 
