@@ -19,9 +19,10 @@ from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from . import budgets, policy
+from .arrays import encode_array
 from .capability import dtype_refusal
 from .properties import PROPERTIES
-from .records import Case, Finding, Impl, Result, encode_array, finite_or_none
+from .records import Case, Finding, Impl, Result, finite_or_none
 from .seeding import choose_seed
 from .strategies import cases
 from .strategies.constant_pool import fixed_constant_pool

@@ -21,7 +21,7 @@ import numpy as np
 from oracles import FORMATS, Format
 
 from . import policy
-from .records import decode_array, slices
+from .arrays import decode_array, slices
 from .ulp import ulp_of
 
 NARROW = ("bfloat16", "float16", "float32")  # formats a kernel may silently compute or sum in, narrowest first

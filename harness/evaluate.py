@@ -19,7 +19,8 @@ from oracles import fast as fast_oracle
 from oracles.api import sparse_slices
 
 from . import policy
-from .records import Case, Finding, Impl, finite_or_none, is_soft, output_sha
+from .arrays import output_sha
+from .records import Case, Finding, Impl, finite_or_none, is_soft
 from .ulp import Measure, measure
 
 _CACHE: OrderedDict = OrderedDict()

@@ -14,9 +14,10 @@ from oracles import format_of
 from oracles.api import Exact
 
 from . import policy
+from .arrays import slices
 from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import contract as _contract
-from .records import Case, Finding, Impl, slices
+from .records import Case, Finding, Impl
 from .ulp import Measure, measure
 
 

@@ -6,100 +6,25 @@ reading), so any case replays bit for bit.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from oracles.api import FUNCTIONS as ORACLE_FUNCTIONS
-from oracles.formats import FORMATS, dtype_name
+from oracles.formats import dtype_name
 
+from .arrays import Layout, apply_layout, decode_array, encode_array, layout_name
 from .dtypes import DTYPES
 
 SCHEMA_VERSION = 1
-HEX_LIMIT = 64  # arrays up to this many elements also carry readable hex floats
 
 FUNCTIONS = ORACLE_FUNCTIONS  # the oracle defines every function the harness judges
 FAMILIES = ("seed", "numpy", "scipy", "torch", "tensorflow", "keras", "jax", "numba", "cupy", "user", "zoo")
-
-
-def _np_dtype(name: str) -> np.dtype:
-    if name in FORMATS:
-        return FORMATS[name].dtype
-    return np.dtype(name)
-
-
-def _little_endian_bytes(a: np.ndarray) -> bytes:
-    a = np.ascontiguousarray(a)
-    return (a.astype(a.dtype.newbyteorder("<"), copy=False) if a.dtype.byteorder == ">" else a).tobytes()
-
-
-def bytes_sha(raw: bytes) -> str:
-    """The output hash: sha256 of an array's little-endian bytes (as stored in b64), 12 hex digits."""
-    return hashlib.sha256(raw).hexdigest()[:12]
-
-
-def output_sha(a: np.ndarray) -> str:
-    return bytes_sha(_little_endian_bytes(a))
-
-
-def encode_array(a: np.ndarray) -> dict:
-    a = np.ascontiguousarray(a)
-    out = {"dtype": a.dtype.name, "shape": list(a.shape), "b64": base64.b64encode(_little_endian_bytes(a)).decode()}
-    if a.dtype.kind == "f" or a.dtype.name == "bfloat16":
-        if a.size <= HEX_LIMIT:
-            out["hex"] = [float(v).hex() for v in a.astype(np.float64).reshape(-1)]
-    elif a.size <= HEX_LIMIT:
-        out["values"] = a.reshape(-1).tolist()
-    return out
-
-
-def slices(a: np.ndarray, axis: int, shape: tuple | None = None) -> np.ndarray:
-    """``a`` (broadcast to ``shape`` first, if given) as one slice along
-    ``axis`` per row: the axis moved last, the rest flattened."""
-    a = np.moveaxis(np.broadcast_to(a, shape) if shape is not None else a, axis, -1)
-    return a.reshape(-1, a.shape[-1])
-
-
-def decode_array(d: dict) -> np.ndarray:
-    dt = _np_dtype(d["dtype"])
-    raw = base64.b64decode(d["b64"])
-    return np.frombuffer(raw, dtype=dt).reshape(d["shape"]).copy()
-
-
-Layout = tuple[tuple[int, ...], tuple[int, ...]]  # (buffer axes in memory order, step per logical axis)
-
-
-def apply_layout(x: np.ndarray, layout: Layout) -> np.ndarray:
-    """A copy of ``x`` (same values, same logical order) laid out in memory as
-    ``layout`` says: a C-order buffer whose axes are the logical axes in
-    ``order``, viewed with ``step`` per logical axis (|step| > 1 leaves gaps,
-    < 0 runs backwards).  The gaps hold NaN, so that a kernel that ignores
-    strides reads something that shows."""
-    order, step = layout
-    if sorted(order) != list(range(x.ndim)) or len(step) != x.ndim or 0 in step:
-        raise ValueError(f"layout {layout} does not fit a {x.ndim}-d array")
-    floating = x.dtype.kind == "f" or x.dtype.name == "bfloat16"
-    buf = np.full([x.shape[a] * abs(step[a]) for a in order], np.nan if floating else 0, dtype=x.dtype)
-    view = buf[tuple(slice(None, None, step[a]) for a in order)].transpose(np.argsort(order))
-    view[...] = x
-    return view
-
-
-def layout_name(layout: Layout | None) -> str:
-    """The layout in words: contiguous, or what departs from it (transposed, strided, reversed)."""
-    if layout is None:
-        return "contiguous"
-    order, step = layout
-    parts = [name for name, on in (("transposed", list(order) != sorted(order)),
-                                   ("strided", any(abs(s) > 1 for s in step)),
-                                   ("reversed", any(s < 0 for s in step))) if on]
-    return "-".join(parts) or "contiguous"
 
 
 @dataclass
@@ -280,9 +205,14 @@ class Finding:
     message: str = ""
     budget_ulp: float | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    # What was graded, kept (never written) so that a failure stores these very
+    # arrays: computing them again could give others (a nondeterministic
+    # implementation), and costs a second call and a second oracle run.
+    output: np.ndarray | None = field(default=None, repr=False, compare=False)
+    expected: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("output", "expected")}
 
 
 @dataclass
@@ -326,14 +256,55 @@ class Result:
                           separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, d: dict) -> Result:
+    def from_json(cls, d: object) -> Result:
+        """The one validated reader of a result line's object: every field
+        checked against its type in this class (fields unknown to this
+        version are left out).  Raises ResultError saying what is wrong."""
+        if not isinstance(d, dict):
+            raise ResultError(f"expected a JSON object, got {type(d).__name__}")
+        if "schema" not in d:
+            raise ResultError("no schema version (not a softmax-harness result?)")
+        if d["schema"] != SCHEMA_VERSION:
+            raise ResultError(f"schema version {d['schema']!r}, this harness reads {SCHEMA_VERSION}")
         missing = [k for k in cls.REQUIRED if k not in d]
         if missing:
-            raise ValueError(f"missing field(s) {', '.join(missing)}")
-        if d["schema"] != SCHEMA_VERSION:
-            raise ValueError(f"schema {d['schema']!r} is not {SCHEMA_VERSION}")
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+            raise ResultError(f"missing field(s) {', '.join(missing)}")
+        for k, types in _RESULT_TYPES.items():
+            v = d.get(k, None)
+            if k in d and (not isinstance(v, types) or (isinstance(v, bool) and bool not in types)):
+                raise ResultError(f"field {k!r} has type {type(v).__name__}")
+        from .policy import VERDICTS
+
+        if d["verdict"] not in VERDICTS:  # it would be counted, and ranked as the worst of all
+            raise ResultError(f"unknown verdict {d['verdict']!r}; expected one of {', '.join(VERDICTS)}")
+        return cls(**{k: v for k, v in d.items() if k in _RESULT_TYPES})
+
+    @classmethod
+    def loads(cls, line: str) -> Result:
+        """One JSON Lines line (as ``dumps`` writes it)."""
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ResultError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+        return cls.from_json(d)
+
+
+class ResultError(ValueError):
+    """A result line that cannot be read as a Result: what is wrong with it."""
+
+
+def _json_types(annotation: str) -> tuple[type, ...]:
+    """The JSON types a field annotated ``annotation`` accepts: ``float | None``
+    gives (int, float, NoneType); a bool is never a number here."""
+    names = {"str": (str,), "float": (int, float), "int": (int,), "list": (list,), "dict": (dict,),
+             "None": (type(None),), "bool": (bool,)}
+    out: tuple[type, ...] = ()
+    for part in annotation.split("|"):
+        out += names[part.strip().split("[")[0]]
+    return out
+
+
+_RESULT_TYPES = {f.name: _json_types(str(f.type)) for f in fields(Result)}
 
 
 def _finite_tree(o):

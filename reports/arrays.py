@@ -1,5 +1,5 @@
 """Stored arrays (``{"dtype", "shape", "b64"}`` as written by
-``harness.records.encode_array``): decoding, hashing, distances in
+``harness.arrays.encode_array``): decoding, hashing, distances in
 representable numbers, and the compact views the failures show."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.records import bytes_sha, decode_array
+from harness.arrays import bytes_sha, decode_array
 
 from .common import WINDOW
 

@@ -11,9 +11,10 @@ import numpy as np
 from oracles import format_of
 
 from .. import policy
+from ..arrays import slices
 from ..evaluate import ROW_FUNCTIONS
 from ..judging import checked, grade_pair, pair_absolute, pair_spread, signed_errors, spread, ulp_distance
-from ..records import Case, Finding, Impl, is_soft, slices
+from ..records import Case, Finding, Impl, is_soft
 from . import register
 
 

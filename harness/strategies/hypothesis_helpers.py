@@ -16,7 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..records import Case, apply_layout, layout_name
+from ..arrays import apply_layout, layout_name
+from ..records import Case
 from .dtype_helpers import DTYPES, cast, float_width, fmt, log_max, log_min_subnormal
 from .shape_helpers import (
     LONG,

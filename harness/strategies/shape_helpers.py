@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..records import layout_name
+from ..arrays import layout_name
 
 SHORT_MAX = 4097  # longest row of every regime without --long-rows
 LONG_MAX = 1 << 17  # with --long-rows
@@ -136,7 +136,7 @@ LAYOUTS = ("contiguous", "transposed", "strided", "reversed", "transposed+stride
 @st.composite
 def layouts(draw, ndim: int, salt: int = 0):
     """A memory layout for an array of ``ndim`` dims: None (C order) or
-    (order, step) for ``records.apply_layout``: the buffer's axes in memory
+    (order, step) for ``arrays.apply_layout``: the buffer's axes in memory
     order, and a step per logical axis (2 or 3 leaves gaps, -1 runs backwards).
     ``salt`` rotates the choice, so that the first examples of different runs
     get different layouts."""

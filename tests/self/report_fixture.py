@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.records import Case, Result, encode_array
+from harness.arrays import encode_array
+from harness.records import Case, Result
 
 EVIL = "evil<script>alert(1)</script>"
 EVIL_MSG = "raised RuntimeError: <script>alert(1)</script> and </script><b>bold</b>"

@@ -15,11 +15,12 @@ import pytest
 from fixtures import diagnosis_kernels as K  # tests/self is on sys.path (conftest); fixtures: a namespace package
 
 from harness import policy
+from harness.arrays import encode_array
 from harness.conformance import explore, special_values
 from harness.diagnosis import diagnose, diagnose_one
 from harness.evaluate import expected, invoke
 from harness.properties import PROPERTIES
-from harness.records import Case, Impl, Result, encode_array
+from harness.records import Case, Impl, Result
 
 RNG = np.random.default_rng(0)
 ROWS = RNG.normal(0.0, 2.0, (2, 300))  # long enough that a dropped partial block of 256 shows

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hseed
 from hypothesis.internal.conjecture.data import ConjectureData
 
+from harness.arrays import apply_layout, layout_name
 from harness.evaluate import invoke
-from harness.records import Case, Impl, apply_layout, layout_name
+from harness.records import Case, Impl
 from harness.strategies import cases, regimes_for
 from harness.strategies.constant_pool import fixed_constant_pool
 from harness.strategies.dtype_helpers import DTYPES, cast
