@@ -245,14 +245,18 @@ def _result(impl, dtype, prop, tr: Tracker, failure, blob, dur, env, seed) -> Re
         try:
             from .evaluate import expected, invoke
 
-            oc = invoke(impl, case)
-            if oc.output is not None and oc.output.size <= INLINE_CASE_LIMIT:
-                res.output = encode_array(oc.output)
-            ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
-            if ex.rounded.size <= INLINE_CASE_LIMIT:
-                res.expected = encode_array(ex.rounded)
-            elif oc.output is not None:
-                _keep_worst_slice(res, case, oc.output, ex.rounded, f.worst_index)
+            # The arrays the property graded, as it graded them.  A property that judged other
+            # inputs than the case's own (sigmoid_equivalence's pairs) or failed before calling
+            # kept none: the case's own call and expected values are shown instead.
+            out = f.output if f.output is not None else invoke(impl, case).output
+            exp = f.expected if f.expected is not None else \
+                expected(case, impl.function, impl.judge_dtype(case), impl.profile).rounded
+            if out is not None and out.size <= INLINE_CASE_LIMIT:
+                res.output = encode_array(out)
+            if exp.size <= INLINE_CASE_LIMIT:
+                res.expected = encode_array(exp)
+            elif out is not None:
+                _keep_worst_slice(res, case, out, exp, f.worst_index)
         except Exception as e:  # the failure is already recorded; detail is best effort
             res.stats["detail_error"] = f"{type(e).__name__}: {e}"
     return res

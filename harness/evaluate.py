@@ -215,7 +215,8 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
              "output_sha": output_sha(got),
              "grades": {g: int((tiers == i).sum()) for i, g in enumerate(policy.GRADES + ("out-of-bound",))
                         if (tiers == i).any()}}
-    return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats)
+    return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats,
+                   output=got, expected=ex.rounded)
 
 
 def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: int = 8) -> list:

@@ -6,6 +6,7 @@ sigmoid_equivalence and properties both use it without importing each other."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,12 +43,25 @@ class Rejected(Exception):
     wrong shape, dtype or a mutated input).  The property registry turns it
     into that property's Finding, with ``context`` saying which call it was."""
 
-    def __init__(self, finding: Finding, context: str = ""):
+    def __init__(self, finding: Finding, context: str = "", output: np.ndarray | None = None):
         super().__init__(finding.message)
-        self.finding, self.context = finding, context
+        self.finding, self.context, self.output = finding, context, output
 
     def message(self) -> str:
         return f"{self.context}: {self.finding.message}" if self.context else self.finding.message
+
+
+@dataclass
+class Witness:
+    """The first Checked of the property's own call (its implementation on its
+    case): what a failure stores as output and expected, not computed again."""
+
+    impl: Impl
+    case: Case
+    seen: Checked | None = None
+
+
+WITNESS: ContextVar[Witness | None] = ContextVar("softmax_harness_witness", default=None)
 
 
 def checked(impl: Impl, case: Case, context: str = "") -> Checked:
@@ -56,13 +70,19 @@ def checked(impl: Impl, case: Case, context: str = "") -> Checked:
     oc = invoke(impl, case)
     c = _contract(impl, case, oc, mutation=False)
     if c.verdict != "exact":
-        raise Rejected(c, context)
+        w = WITNESS.get()
+        own = w is not None and w.impl is impl and w.case is case
+        raise Rejected(c, context, oc.output if own else None)
     out = np.asarray(oc.output)  # the contract passed: there is an output
     ex = expected(case, impl.function, impl.judge_dtype(case), impl.profile)
     fmt = format_of(ex.rounded.dtype)
     meas = measure(out, ex, fmt)
     bud = budget_for(case, impl.function, ex, meas)
-    return Checked(out, ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
+    ch = Checked(out, ex, meas, bud, absolute_budget(case, impl.function, ex, meas, bud))
+    w = WITNESS.get()
+    if w is not None and w.seen is None and w.impl is impl and w.case is case:
+        w.seen = ch
+    return ch
 
 
 Absolute = tuple[np.ndarray, np.ndarray, np.ndarray]  # (difference, allowed, good) in absolute units

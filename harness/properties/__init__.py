@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..judging import Rejected
+from ..judging import WITNESS, Rejected, Witness
 from ..records import FUNCTIONS, Case, Finding, Impl
 
 PropertyFn = Callable[[Impl, Case], Finding]
@@ -62,10 +62,17 @@ def register(name: str, functions: Iterable[str] | None = None) -> Callable[[Pro
 
         @functools.wraps(fn)
         def judged(impl: Impl, case: Case) -> Finding:
+            w = Witness(impl, case)
+            token = WITNESS.set(w)
             try:
-                return fn(impl, case)
-            except Rejected as r:
-                return Finding(name, r.finding.verdict, message=r.message())
+                f = fn(impl, case)
+            except Rejected as r:  # output: what the property's own call returned, if it was that call
+                return Finding(name, r.finding.verdict, message=r.message(), output=r.output)
+            finally:
+                WITNESS.reset(token)
+            if f.output is None and w.seen is not None:  # what was graded, for the failure's record
+                f.output, f.expected = w.seen.out, w.seen.exact.rounded
+            return f
 
         PROPERTIES[name] = Property(name, judged, fns, " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()))
         return judged

@@ -23,7 +23,7 @@ def accuracy(impl: Impl, case: Case) -> Finding:
     oc = invoke(impl, case)
     c = _contract(impl, case, oc, mutation=False)  # judged on its private copy; contract reports mutation
     if c.verdict in ("error", "wrong-shape") or oc.output is None:
-        return Finding("accuracy", c.verdict, message=c.message)
+        return Finding("accuracy", c.verdict, message=c.message, output=oc.output)
     f = _accuracy(impl, case, oc.output)
     if c.verdict == "wrong-dtype":
         f.message = f"{c.message}; {f.message}"
@@ -35,11 +35,13 @@ def contract(impl: Impl, case: Case) -> Finding:
     """dtype (or declared upcast), shape, input not mutated, deterministic."""
     first = invoke(impl, case)
     f = _contract(impl, case, first)
+    f.output = first.output
     if f.verdict != "exact" or first.output is None:
         return f
     second = invoke(impl, case)
     if second.output is None or second.output.tobytes() != first.output.tobytes():
-        return Finding("contract", "nondeterministic", message="two calls on the same input gave different bits")
+        return Finding("contract", "nondeterministic", message="two calls on the same input gave different bits",
+                       output=first.output)
     return f
 
 
