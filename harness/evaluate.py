@@ -20,13 +20,13 @@ from oracles.api import sparse_slices
 
 from . import policy
 from .arrays import output_sha
+from .functions import ROW_WISE, output_shape
 from .records import Case, Finding, Impl, finite_or_none, is_soft
 from .ulp import Measure, measure
 
 _CACHE: OrderedDict = OrderedDict()
 CACHE_SIZE = 4096
 
-ROW_FUNCTIONS = ("softmax", "log_softmax", "masked_softmax", "softmax_vjp")
 
 
 def expected(case: Case, function: str, out_dtype: str | None = None, profile: str = "ieee") -> Exact:
@@ -46,14 +46,8 @@ def expected(case: Case, function: str, out_dtype: str | None = None, profile: s
 
 
 def expected_shape(case: Case, function: str) -> tuple:
-    shape = case.logits.shape
-    if function in ("logsumexp", "cross_entropy"):
-        return shape[: case.norm_axis] + shape[case.norm_axis + 1:]
-    if function == "softmax_jacobian":
-        return shape + (shape[-1],)
-    if function.startswith("sparse_"):
-        return (len(case.indices),)
-    return shape
+    n_stored = len(case.indices) if case.indices is not None else 0
+    return output_shape(function, case.logits.shape, case.norm_axis, n_stored)
 
 
 @dataclass
@@ -145,7 +139,7 @@ def budget_for(case: Case, function: str, exact: Exact, meas: Measure) -> policy
         return policy.budgets(function, _sparse_stats(case), absx, fmt, meas.ulp)
     x, keep, extra = _stats_input(case, function)
     st = policy.row_stats(x, keep)
-    if function in ROW_FUNCTIONS:
+    if function in ROW_WISE:
         ax = case.norm_axis if case.logits.ndim else 0
         mv = lambda a: np.moveaxis(a.reshape(case.logits.shape or (1,)), ax, -1)  # noqa: E731
         b = policy.budgets(function, st, mv(absx), fmt, mv(meas.ulp), extra)
@@ -222,7 +216,7 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
 def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: int = 8) -> list:
     """A few (|x_i - max|, ulp error, budget) triples for the report's plots:
     the worst elements of this output."""
-    if function not in ROW_FUNCTIONS or err.shape != case.logits.shape or not err.size:
+    if function not in ROW_WISE or err.shape != case.logits.shape or not err.size:
         return []
     ax = case.norm_axis if case.logits.ndim else 0
     x = case.logits.astype(np.float64).reshape(case.logits.shape or (1,))

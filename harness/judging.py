@@ -18,6 +18,7 @@ from . import policy
 from .arrays import slices
 from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import contract as _contract
+from .functions import SHARES_SUM
 from .records import Case, Finding, Impl
 from .ulp import Measure, measure
 
@@ -136,10 +137,9 @@ def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray | float) -> np.nd
         return np.where(same, 0.0, np.abs(a64 - b64) / ulp)
 
 
-# Within-slice comparisons: the error a slice shares (its one computed S, or
-# log S) cancels, so what is left is held to policy.local_budget, not to the
-# summation budget accuracy must allow.
-LOCAL = ("softmax", "masked_softmax", "log_softmax")
+# Within-slice comparisons (functions.SHARES_SUM): the error a slice shares
+# (its one computed S, or log S) cancels, so what is left is held to
+# policy.local_budget, not to the summation budget accuracy must allow.
 
 
 def signed_errors(case: Case, function: str, ch: Checked) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -195,7 +195,7 @@ def pair_spread(name: str, function: str, ca: Case, a: Checked, cb: Case, b: Che
     values may differ by one factor per slice (their S differ in summation
     order or rounding) and by each element's local budget.  ``back`` maps b's
     layout onto a's."""
-    if function not in LOCAL:
+    if function not in SHARES_SUM:
         return None
     ea, ta, ka, scale = signed_errors(ca, function, a)
     eb, tb, kb, _ = (back(v) for v in signed_errors(cb, function, b))

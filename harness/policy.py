@@ -69,6 +69,8 @@ import numpy as np
 
 from oracles import FORMATS, Format
 
+from .functions import PROBABILITIES
+
 C_EXP = 4.0
 C_LOG = 4.0
 SAFETY = 2.0
@@ -243,7 +245,7 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
     g_sum, b_sum = _sum_terms(stats.n)
     rel_g, rel_b = _softmax_rel(stats, fmt)
     ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
-    if function in ("softmax", "masked_softmax", "sparse_softmax"):
+    if function in PROBABILITIES:
         return Budget(_to_ulps(rel_g * exact_abs, fmt, ulp), _to_ulps(rel_b * exact_abs, fmt, ulp))
     sumS_g = stats.w + ua * g_sum  # relative error of S, units of u
     sumS_b = stats.w + ua * b_sum
@@ -396,7 +398,7 @@ def local_budget(function: str, stats: RowStats | None, exact_abs: np.ndarray, f
         raise ValueError(f"the local budget of {function!r} needs the row stats")
     ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
-        if function in ("softmax", "masked_softmax", "sparse_softmax"):
+        if function in PROBABILITIES:
             rel = SAFETY * (np.minimum(ad, 1e300) + 2 * C_EXP + 2)
             return _to_ulps(rel * exact_abs, fmt, ulp)
         if function in ("log_softmax", "sparse_log_softmax"):

@@ -1,6 +1,6 @@
 """Compare two results folders field by field (issue 13: a refactor changes no verdict).
 
-    python tools/compare_results.py GOLDEN_DIR NEW_DIR [--ignore FIELD ...]
+    python tools/compare_results.py GOLDEN_DIR NEW_DIR [--ignore FIELD ...] [--env-rename OLD=NEW ...]
 
 Each folder is searched for ``*.jsonl`` result files (a results folder, an
 env folder or one run).  Results are keyed by (env, impl, property, dtype, special-value class,
@@ -21,7 +21,7 @@ from pathlib import Path
 TIMING = ("duration", "time")
 
 
-def load(folder: Path) -> dict[tuple, dict]:
+def load(folder: Path, env_renames: dict[str, str] | None = None) -> dict[tuple, dict]:
     """(env, impl, property, dtype) -> result; a key seen twice is an error
     (two runs in one folder: point at one run)."""
     out: dict[tuple, dict] = {}
@@ -31,7 +31,8 @@ def load(folder: Path) -> dict[tuple, dict]:
                 continue
             r = json.loads(line)
             env = r.get("env") if isinstance(r.get("env"), dict) else {"env_id": r.get("env")}
-            r["env"] = {k: v for k, v in env.items() if k != "worker"}  # which worker ran it: scheduling
+            # which worker ran it is scheduling; a renamed env key (a deliberate rename) reads as its new name
+            r["env"] = {(env_renames or {}).get(k, k): v for k, v in env.items() if k != "worker"}
             # special_values writes one result per input class (and layout: row, batch)
             key = (r["env"].get("env_id"), r["impl"], r["property"], r["dtype"],
                    str((r.get("stats") or {}).get("input_class", "")), str(r.get("case_id", "")))
@@ -58,9 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("golden", type=Path)
     ap.add_argument("new", type=Path)
     ap.add_argument("--ignore", action="append", default=[], help="a field not to compare (repeatable)")
+    ap.add_argument("--env-rename", action="append", default=[], metavar="OLD=NEW",
+                    help="read the golden's env key OLD as NEW (a deliberate rename; repeatable)")
     a = ap.parse_args(argv)
+    bad = [r for r in a.env_rename if r.count("=") != 1 or not all(r.split("="))]
+    if bad:
+        print(f"compare_results: --env-rename takes OLD=NEW, not {bad[0]!r}", file=sys.stderr)
+        return 2
     try:
-        old, new = load(a.golden), load(a.new)
+        old, new = load(a.golden, dict(r.split("=") for r in a.env_rename)), load(a.new)
     except (OSError, ValueError, KeyError) as e:
         print(f"compare_results: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from .. import policy
 from ..evaluate import accuracy as _accuracy
 from ..evaluate import contract as _contract
 from ..evaluate import invoke
+from ..functions import PROBABILITIES
 from ..judging import checked
 from ..records import Case, Finding, Impl
 from . import register
@@ -45,7 +46,7 @@ def contract(impl: Impl, case: Case) -> Finding:
     return f
 
 
-@register("sum_to_one", ("softmax", "masked_softmax", "sparse_softmax"))
+@register("sum_to_one", PROBABILITIES)
 def sum_to_one(impl: Impl, case: Case) -> Finding:
     """Each finite slice sums to 1 within the summed element budgets, and
     every probability lies in [0, 1]."""

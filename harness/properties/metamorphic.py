@@ -12,7 +12,7 @@ from oracles import format_of
 
 from .. import policy
 from ..arrays import slices
-from ..evaluate import ROW_FUNCTIONS
+from ..functions import ROW_WISE
 from ..judging import checked, grade_pair, pair_absolute, pair_spread, signed_errors, spread, ulp_distance
 from ..records import Case, Finding, Impl, is_soft
 from . import register
@@ -100,7 +100,7 @@ def permutation(impl: Impl, case: Case) -> Finding:
     if f:
         return f
     back = b.out
-    if impl.function in ROW_FUNCTIONS:
+    if impl.function in ROW_WISE:
         back = np.take(b.out, np.argsort(p), axis=ax)
     elif impl.function == "softmax_jacobian":
         inv = np.argsort(p)

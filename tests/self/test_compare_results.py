@@ -40,3 +40,13 @@ def test_an_empty_golden_folder_is_an_error(tmp_path):
     (tmp_path / "a").mkdir()
     r = _compare(tmp_path / "a", _write(tmp_path / "b"))
     assert r.returncode == 2 and "no results" in r.stderr
+
+
+def test_a_renamed_env_key_compares_only_when_named(tmp_path):
+    a = _write(tmp_path / "a", env={"env_id": "main", "profile": "ci"})
+    b = _write(tmp_path / "b", env={"env_id": "main", "budget": "ci"})
+    assert _compare(a, b).returncode == 1  # a rename is a difference unless it is declared
+    assert _compare(a, b, "--env-rename", "profile=budget").returncode == 0
+    c = _write(tmp_path / "c", env={"env_id": "main", "budget": "dev"})
+    assert _compare(a, c, "--env-rename", "profile=budget").returncode == 1  # the value still counts
+    assert _compare(a, b, "--env-rename", "profile").returncode == 2
