@@ -81,14 +81,14 @@ def gather(sets: list[ResultSet]) -> Gathered:
     infos = _impl_infos(sets)
     envs_of: dict[str, list[str]] = defaultdict(list)
     for rs in sets:
-        for r in rs.results:
-            if rs.label not in envs_of[r["impl"]]:
-                envs_of[r["impl"]].append(rs.label)
+        for res in rs.results:
+            if rs.label not in envs_of[res.impl]:
+                envs_of[res.impl].append(rs.label)
     rows: dict[tuple[str, str | None], ImplRow] = {}
     all_results: list[dict] = []
     for rs in sets:
-        for r in rs.results:
-            r = dict(r)
+        for res, src in rs.located():
+            r = dict(res.to_json(), _src=src)
             r["_env"] = rs.label
             r["_dir"] = str(rs.dir)
             r["_eff"] = effective(r)
