@@ -8,7 +8,7 @@ import time
 
 from harness.dtypes import DTYPES
 from harness.policy import PASSING, worst
-from harness.records import FUNCTIONS
+from harness.records import FUNCTIONS, Result
 
 PROFILES = ("ieee", "limit", "masked")
 NEUTRAL = ("unsupported", "unavailable")  # do not colour a cell when anything else ran
@@ -41,10 +41,9 @@ VERDICT_COLOURS = {
 }
 
 
-def effective(r: dict) -> str:
+def effective(r: Result) -> str:
     """The verdict the report shows: a failure the baseline knows is ``known``."""
-    v = r["verdict"]
-    return "known" if r.get("known") and v not in PASSING else v
+    return "known" if r.known and r.verdict not in PASSING else r.verdict
 
 
 def failing(v: str) -> bool:
@@ -88,7 +87,3 @@ def fmt_time(t) -> str:
 def num(v) -> float | None:
     """``v`` as a float when it is a finite number (results may hold null, inf, NaN)."""
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
-
-
-def stats(r: dict) -> dict:
-    return r.get("stats") or {}
