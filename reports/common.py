@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 
 from harness.dtypes import DTYPES
 from harness.policy import PASSING, worst
@@ -50,7 +51,7 @@ def failing(v: str) -> bool:
     return v not in PASSING
 
 
-def cell_verdict(verdicts) -> str:
+def cell_verdict(verdicts: Iterable[str]) -> str:
     """Worst of ``verdicts``, where unsupported/unavailable count only when
     nothing else ran."""
     vs = list(verdicts)
@@ -78,12 +79,12 @@ def fmt_ulp(v: float | None) -> str:
     return f"{v:.2e}"
 
 
-def fmt_time(t) -> str:
+def fmt_time(t: object) -> str:
     if not isinstance(t, (int, float)):
         return "–"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
-def num(v) -> float | None:
+def num(v: object) -> float | None:
     """``v`` as a float when it is a finite number (results may hold null, inf, NaN)."""
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None

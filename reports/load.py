@@ -33,13 +33,15 @@ stands for those subfolders.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UsageError
 from harness.records import Result, ResultError
 from harness.results_store import has_runs, is_run, select_runs
+
+Dirs = str | Path | Iterable[str | Path]  # one results folder, or several
 
 
 class LoadError(UsageError):
@@ -145,7 +147,7 @@ def _is_results_dir(p: Path) -> bool:
     return is_run(p) or has_runs(p)
 
 
-def expand(dirs) -> list[Path]:
+def expand(dirs: Iterable[str | Path]) -> list[Path]:
     """Results folders named by ``dirs`` (parents stand for their subfolders).
 
     A named folder holding nothing at all is kept as an (empty, partial)
@@ -214,7 +216,7 @@ def load_dir(p: Path) -> ResultSet:
     return rs
 
 
-def load(dirs, all_runs: bool = False) -> list[ResultSet]:
+def load(dirs: Dirs, all_runs: bool = False) -> list[ResultSet]:
     """Load every results folder named by ``dirs`` (see :func:`expand`): the
     newest complete run of each, or every run with ``all_runs``."""
     if isinstance(dirs, (str, Path)):
