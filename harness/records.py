@@ -277,7 +277,11 @@ class Result:
 
         if d["verdict"] not in VERDICTS:  # it would be counted, and ranked as the worst of all
             raise ResultError(f"unknown verdict {d['verdict']!r}; expected one of {', '.join(VERDICTS)}")
-        return cls(**{k: v for k, v in d.items() if k in _RESULT_TYPES})
+        kw = {k: v for k, v in d.items() if k in _RESULT_TYPES}
+        # family is not in REQUIRED (readers fall back to impls.json's), yet the
+        # constructor needs it: absent, it is "" rather than a TypeError
+        kw.setdefault("family", "")
+        return cls(**kw)
 
     @classmethod
     def loads(cls, line: str) -> Result:

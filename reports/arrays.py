@@ -164,12 +164,12 @@ def array_window(case: dict | None, expected: dict | None, output: dict | None, 
     centre = flat if flat is not None else 0
     lo = max(0, min(centre - WINDOW // 2, ref.size - WINDOW))
     hi = min(ref.size, lo + WINDOW)
-    same_in = x is not None and x.shape == ref.shape
+    x_flat = x.reshape(-1) if x is not None and x.shape == ref.shape else None  # the input lines up
     for k in range(lo, hi):
         idx = list(np.unravel_index(k, ref.shape)) if ref.ndim else []
         res.rows.append(WindowRow(
             index="(" + ", ".join(str(int(i)) for i in idx) + ")", worst=k == flat,
-            input=fmt_value(x.reshape(-1)[k]) if same_in else None,
+            input=fmt_value(x_flat[k]) if x_flat is not None else None,
             expected=fmt_value(e.reshape(-1)[k]) if e is not None and e.size == ref.size else None,
             actual=fmt_value(g.reshape(-1)[k]) if g is not None and g.size == ref.size else None))
     if ref.size > hi - lo:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 
 from harness.dtypes import DTYPES
 from harness.policy import PASSING, worst
-from harness.records import FUNCTIONS
+from harness.records import FUNCTIONS, Result
 
 PROFILES = ("ieee", "limit", "masked")
 NEUTRAL = ("unsupported", "unavailable")  # do not colour a cell when anything else ran
@@ -41,17 +42,16 @@ VERDICT_COLOURS = {
 }
 
 
-def effective(r: dict) -> str:
+def effective(r: Result) -> str:
     """The verdict the report shows: a failure the baseline knows is ``known``."""
-    v = r["verdict"]
-    return "known" if r.get("known") and v not in PASSING else v
+    return "known" if r.known and r.verdict not in PASSING else r.verdict
 
 
 def failing(v: str) -> bool:
     return v not in PASSING
 
 
-def cell_verdict(verdicts) -> str:
+def cell_verdict(verdicts: Iterable[str]) -> str:
     """Worst of ``verdicts``, where unsupported/unavailable count only when
     nothing else ran."""
     vs = list(verdicts)
@@ -79,16 +79,12 @@ def fmt_ulp(v: float | None) -> str:
     return f"{v:.2e}"
 
 
-def fmt_time(t) -> str:
+def fmt_time(t: object) -> str:
     if not isinstance(t, (int, float)):
         return "–"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
-def num(v) -> float | None:
+def num(v: object) -> float | None:
     """``v`` as a float when it is a finite number (results may hold null, inf, NaN)."""
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
-
-
-def stats(r: dict) -> dict:
-    return r.get("stats") or {}

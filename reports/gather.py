@@ -6,10 +6,9 @@ environments (e.g. TF with oneDNN on and off) gets one row per environment,
 labelled ``impl @ env``.  An implementation that is registered but
 unavailable everywhere gets a row of its own with the reason.
 
-Each result is copied and annotated for the sections:
-``_env`` (its result set's label), ``_dir`` (its folder), ``_eff`` (the
-effective verdict, ``known`` for a baselined failure) and ``_row`` (its
-row's key).
+Each result is placed (:class:`Placed`) with what the sections need beside
+it: its result set's label and folder, its effective verdict (``known`` for
+a baselined failure), its row's key and its source line.
 """
 
 from __future__ import annotations
@@ -18,8 +17,22 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from harness.records import Result
+
 from .common import DEVICE_TOKENS, effective, function_order
 from .load import ResultSet
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One result where the report puts it."""
+
+    result: Result
+    env: str  # its result set's label
+    dir: str  # its results folder
+    effective: str  # the verdict shown: ``known`` for a failure the baseline knows
+    row: int  # its ImplRow's key
+    src: str  # "<file name>:<line>" in ``dir``
 
 
 @dataclass
@@ -34,7 +47,7 @@ class ImplRow:
     info: dict  # Impl.describe() from impls.json
     available: bool = True
     reason: str = ""
-    results: list[dict] = field(default_factory=list)
+    results: list[Placed] = field(default_factory=list)
 
     @property
     def twin_key(self) -> str:
@@ -50,7 +63,7 @@ class ImplRow:
 @dataclass
 class Gathered:
     rows: list[ImplRow]  # in display order
-    results: list[dict]  # every annotated result
+    results: list[Placed]  # every result
     not_run: list[str]  # available implementations no environment ran
 
 
@@ -81,31 +94,27 @@ def gather(sets: list[ResultSet]) -> Gathered:
     infos = _impl_infos(sets)
     envs_of: dict[str, list[str]] = defaultdict(list)
     for rs in sets:
-        for r in rs.results:
-            if rs.label not in envs_of[r["impl"]]:
-                envs_of[r["impl"]].append(rs.label)
+        for res in rs.results:
+            if rs.label not in envs_of[res.impl]:
+                envs_of[res.impl].append(rs.label)
     rows: dict[tuple[str, str | None], ImplRow] = {}
-    all_results: list[dict] = []
+    all_results: list[Placed] = []
     for rs in sets:
-        for r in rs.results:
-            r = dict(r)
-            r["_env"] = rs.label
-            r["_dir"] = str(rs.dir)
-            r["_eff"] = effective(r)
-            multi = len(envs_of[r["impl"]]) > 1
-            rk = (r["impl"], rs.label if multi else None)
+        for r, src in rs.located():
+            multi = len(envs_of[r.impl]) > 1
+            rk = (r.impl, rs.label if multi else None)
             row = rows.get(rk)
             if row is None:
-                info = infos.get(r["impl"], {})
-                row = ImplRow(key=len(rows), impl=r["impl"], env_id=rs.label if multi else None,
-                              label=f"{r['impl']} @ {rs.label}" if multi else r["impl"],
-                              family=r.get("family") or info.get("family", "?"),
-                              function=r.get("function") or info.get("function", "?"),
-                              device=r.get("device") or info.get("device", "cpu"), info=info)
+                info = infos.get(r.impl, {})
+                row = ImplRow(key=len(rows), impl=r.impl, env_id=rs.label if multi else None,
+                              label=f"{r.impl} @ {rs.label}" if multi else r.impl,
+                              family=r.family or info.get("family", "?"),
+                              function=r.function or info.get("function", "?"),
+                              device=r.device or info.get("device", "cpu"), info=info)
                 rows[rk] = row
-            r["_row"] = row.key
-            row.results.append(r)
-            all_results.append(r)
+            p = Placed(r, env=rs.label, dir=str(rs.dir), effective=effective(r), row=row.key, src=src)
+            row.results.append(p)
+            all_results.append(p)
     ran = {impl for impl, _ in rows}
     not_run = []
     for impl, info in infos.items():
@@ -124,9 +133,9 @@ def gather(sets: list[ResultSet]) -> Gathered:
         else:
             not_run.append(impl)
     for row in rows.values():
-        if row.results and all(r["verdict"] == "unavailable" for r in row.results):
+        if row.results and all(p.result.verdict == "unavailable" for p in row.results):
             row.available = False
-            row.reason = row.reason or "; ".join(sorted({r.get("message") or "unavailable" for r in row.results}))
+            row.reason = row.reason or "; ".join(sorted({p.result.message or "unavailable" for p in row.results}))
     ordered = sorted(rows.values(), key=lambda w: (function_order(w.function), w.function, not w.available,
                                                     w.family, w.impl, w.env_id or ""))
     return Gathered(ordered, all_results, sorted(not_run))

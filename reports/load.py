@@ -14,16 +14,16 @@ a run folder, or a flat folder from ``merge`` or an older harness, holds:
 ``problems`` the newer runs it left out and why; ``all_runs=True`` takes every
 run, each its own result set labelled ``<env-id>@<run-id>``.
 
-Every line is validated (JSON object, schema version, required fields and
-their types).  A line that cannot be read raises :class:`LoadError` naming
-the file and the line: a report or a merge built on silently skipped data
-would be wrong.  The one exception is an *unterminated* last line that is not
-JSON: a worker killed while writing leaves exactly that, and the plugin's
-contract is that such a worker loses only the result it was writing; it is
-dropped and noted in ``problems``.
+Every line is read by ``Result.loads`` (JSON object, schema version,
+required fields, every field's type, a known verdict).  A line that cannot
+be read raises :class:`LoadError` naming the file and the line: a report or
+a merge built on silently skipped data would be wrong.  The one exception is
+an *unterminated* last line that is not JSON: a worker killed while writing
+leaves exactly that, and the plugin's contract is that such a worker loses
+only the result it was writing; it is dropped and noted in ``problems``.
 
-Each result dict gets ``_src`` = ``"<file name>:<line>"`` (not written back
-by ``merge``, which copies the validated lines verbatim).
+``ResultSet.sources`` says where each result came from, ``"<file
+name>:<line>"`` (``merge`` copies the validated lines verbatim instead).
 
 A folder with no results file, ``env.json`` or ``impls.json`` of its own but
 with result subfolders (``reports/out/results``, or a ``merge`` output)
@@ -33,41 +33,15 @@ stands for those subfolders.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.policy import VERDICTS
-from harness.records import SCHEMA_VERSION, Result
+from harness.records import Result, ResultError
 from harness.results_store import has_runs, is_run, select_runs
 
-_NUM = (int, float)
-# field -> allowed JSON types (None allowed where listed)
-_TYPES = {
-    "impl": (str,),
-    "family": (str,),
-    "function": (str,),
-    "property": (str,),
-    "dtype": (str,),
-    "regime": (str,),
-    "verdict": (str,),
-    "max_ulp": (*_NUM, type(None)),
-    "budget_ulp": (*_NUM, type(None)),
-    "message": (str,),
-    "worst_index": (list, type(None)),
-    "case_id": (str,),
-    "case": (dict, type(None)),
-    "output": (dict, type(None)),
-    "expected": (dict, type(None)),
-    "reproducer": (str,),
-    "hypothesis": (dict, type(None)),
-    "device": (str,),
-    "env": (dict,),
-    "duration": _NUM,
-    "stats": (dict,),
-    "known": (str, type(None)),
-    "time": _NUM,
-}
+Dirs = str | Path | Iterable[str | Path]  # one results folder, or several
 
 
 class LoadError(UsageError):
@@ -81,8 +55,11 @@ class ResultSet:
     dir: Path
     env: dict | None = None
     impls: list[dict] = field(default_factory=list)
-    results: list[dict] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)  # the validated source lines, verbatim, for merge
+    results: list[Result] = field(default_factory=list)
+    # parallel to ``results``: the validated source lines, verbatim, for merge,
+    # and where each came from ("<file name>:<line>")
+    lines: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     label: str = ""  # unique among the sets loaded together (see ``load``)
@@ -99,7 +76,7 @@ class ResultSet:
         if self.env and self.env.get("env_id"):
             return str(self.env["env_id"])
         for r in self.results:
-            eid = (r.get("env") or {}).get("env_id")
+            eid = r.env.get("env_id")
             if eid:
                 return str(eid)
         return self.dir.name
@@ -112,28 +89,18 @@ class ResultSet:
     def partial(self) -> bool:
         return not self.finished or not self.results
 
+    def located(self) -> Iterator[tuple[Result, str]]:
+        """Each result with its source location (``"<file name>:<line>"``)."""
+        return zip(self.results, self.sources, strict=True)
 
-def validate_line(text: str, where: str) -> dict:
-    """Parse and validate one JSONL line; ``where`` is ``file:line``."""
+
+def validate_line(text: str, where: str) -> Result:
+    """Parse and validate one JSONL line (``Result.loads``); ``where`` is
+    ``file:line``, put before what is wrong."""
     try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise LoadError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(d, dict):
-        raise LoadError(f"{where}: expected a JSON object, got {type(d).__name__}")
-    if "schema" not in d:
-        raise LoadError(f"{where}: no schema version (not a softmax-harness result?)")
-    if d["schema"] != SCHEMA_VERSION:
-        raise LoadError(f"{where}: schema version {d['schema']!r}, this harness reads {SCHEMA_VERSION}")
-    missing = [k for k in Result.REQUIRED if k not in d]
-    if missing:
-        raise LoadError(f"{where}: missing field(s) {', '.join(missing)}")
-    for k, types in _TYPES.items():
-        if k in d and not isinstance(d[k], types):
-            raise LoadError(f"{where}: field {k!r} has type {type(d[k]).__name__}")
-    if d["verdict"] not in VERDICTS:  # it would be counted, and ranked as the worst of all
-        raise LoadError(f"{where}: unknown verdict {d['verdict']!r}; expected one of {', '.join(VERDICTS)}")
-    return d
+        return Result.loads(text)
+    except ResultError as e:
+        raise LoadError(f"{where}: {e}") from None
 
 
 def _read_json(p: Path, kind: type):
@@ -171,17 +138,16 @@ def _read_jsonl(p: Path, rs: ResultSet) -> None:
             except json.JSONDecodeError:
                 rs.problems.append(f"{p.name}:{i + 1}: last line is cut short (writer killed?); ignored")
                 continue
-        d = validate_line(text, where)
-        d["_src"] = f"{p.name}:{i + 1}"
-        rs.results.append(d)
+        rs.results.append(validate_line(text, where))
         rs.lines.append(text)
+        rs.sources.append(f"{p.name}:{i + 1}")
 
 
 def _is_results_dir(p: Path) -> bool:
     return is_run(p) or has_runs(p)
 
 
-def expand(dirs) -> list[Path]:
+def expand(dirs: Iterable[str | Path]) -> list[Path]:
     """Results folders named by ``dirs`` (parents stand for their subfolders).
 
     A named folder holding nothing at all is kept as an (empty, partial)
@@ -250,7 +216,7 @@ def load_dir(p: Path) -> ResultSet:
     return rs
 
 
-def load(dirs, all_runs: bool = False) -> list[ResultSet]:
+def load(dirs: Dirs, all_runs: bool = False) -> list[ResultSet]:
     """Load every results folder named by ``dirs`` (see :func:`expand`): the
     newest complete run of each, or every run with ``all_runs``."""
     if isinstance(dirs, (str, Path)):

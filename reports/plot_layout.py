@@ -175,11 +175,11 @@ def scatter(series: dict[str, list], title: str = "", width: int = 350, height: 
         return mt + ph * (1 - (_ymap(y) - y_lo) / (y_hi - y_lo))
 
     ystep = max(1, math.ceil((y_hi - y_lo) / 8))
-    for e in _decades(y_lo, y_hi)[::ystep]:
-        plot.y_grid.append(GridLine(mt + ph * (1 - (e - y_lo) / (y_hi - y_lo)), _tick_label(e, e == y_lo)))
-    for e in range(0, int(x_hi) + 1, max(1, math.ceil(x_hi / 8))):
-        label = "0" if e == 0 else ("≥" if e == X_DECADES and max(xs) > X_DECADES else "") + _tick_label(e)
-        plot.x_grid.append(GridLine(ml + pw * e / x_hi, label))
+    for dec in _decades(y_lo, y_hi)[::ystep]:  # decades; `e` below is an error in ulps
+        plot.y_grid.append(GridLine(mt + ph * (1 - (dec - y_lo) / (y_hi - y_lo)), _tick_label(dec, dec == y_lo)))
+    for dec in range(0, int(x_hi) + 1, max(1, math.ceil(x_hi / 8))):
+        label = "0" if dec == 0 else ("≥" if dec == X_DECADES and max(xs) > X_DECADES else "") + _tick_label(dec)
+        plot.x_grid.append(GridLine(ml + pw * dec / x_hi, label))
     for k, pts in data.items():
         # budget: the largest budget among the samples of each x bin, drawn
         # over that bin only (no interpolation between bins)

@@ -25,7 +25,7 @@ from harness.policy import PASSING, VERDICTS, rank
 from . import plot_layout
 from .common import MAX_FAILURES, PROFILES, VERDICT_COLOURS, fmt_time, fmt_ulp
 from .gather import gather
-from .load import ResultSet, load
+from .load import Dirs, ResultSet, load
 from .model import Report
 from .sections.accuracy import accuracy_section
 from .sections.disagreements import disagreements_section
@@ -93,14 +93,14 @@ def render_model(report: Report) -> str:
     return _jinja_env().get_template("report.html.j2").render(**parts, data=data_island(report))
 
 
-def render(dirs, out_path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
+def render(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
     """Render results folders ``dirs`` into one HTML file ``out_path`` (the
     newest complete run of each environment, or every run with ``all_runs``)."""
     out, _ = render_with_model(dirs, out_path, max_failures, all_runs)
     return out
 
 
-def render_with_model(dirs, out_path, max_failures: int = MAX_FAILURES,
+def render_with_model(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES,
                       all_runs: bool = False) -> tuple[Path, Report]:
     sets = load(dirs, all_runs)
     model = build(sets, max_failures)

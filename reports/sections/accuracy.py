@@ -8,29 +8,30 @@ from harness.dtypes import DTYPES
 from harness.policy import rank
 
 from ..arrays import input_summary
-from ..common import cell_verdict, fmt_ulp, num, stats
-from ..gather import ImplRow
+from ..common import cell_verdict, fmt_ulp, num
+from ..gather import ImplRow, Placed
 from ..model import Accuracy, AccuracyCell, AccuracyRow
 
 
-def _cell(results: list[dict]) -> AccuracyCell:
+def _cell(results: list[Placed]) -> AccuracyCell:
     """The result with the largest error (search max included) speaks for the
     cell; the verdict is the worst of all."""
-    best = None
-    for r in results:
-        u = num(r.get("max_ulp"))
-        su = num(stats(r).get("search_max_ulp"))
+    best: tuple[tuple[float, int], Placed, float | None] | None = None
+    for p in results:
+        u = num(p.result.max_ulp)
+        su = num(p.result.stats.get("search_max_ulp"))
         val = max([x for x in (u, su) if x is not None], default=None)
-        key = (val if val is not None else -1.0, -rank(r["_eff"]))
+        key = (val if val is not None else -1.0, -rank(p.effective))
         if best is None or key > best[0]:
-            best = (key, r, val)
-    _, r, val = best
-    v = cell_verdict(r_["_eff"] for r_ in results)
+            best = (key, p, val)
+    assert best is not None, "a cell has results"
+    r, val = best[1].result, best[2]
+    v = cell_verdict(p.effective for p in results)
     return AccuracyCell(
-        value=fmt_ulp(val) if val is not None else v, raw=val, lower_bound=not stats(r).get("exhaustive"),
-        verdict=v, budget=fmt_ulp(num(r.get("budget_ulp"))),
-        input=input_summary(r.get("case"), r.get("worst_index")), regime=r.get("regime", ""),
-        examples=stats(r).get("examples"), message=r.get("message", ""),
+        value=fmt_ulp(val) if val is not None else v, raw=val, lower_bound=not r.stats.get("exhaustive"),
+        verdict=v, budget=fmt_ulp(num(r.budget_ulp)),
+        input=input_summary(r.case, r.worst_index), regime=r.regime,
+        examples=r.stats.get("examples"), message=r.message,
     )
 
 
@@ -38,12 +39,12 @@ def accuracy_section(rows: list[ImplRow]) -> Accuracy:
     out_rows = []
     dtypes_seen = set()
     for row in rows:
-        acc = [r for r in row.results if r["property"] == "accuracy"]
+        acc = [p for p in row.results if p.result.property == "accuracy"]
         if not acc:
             continue
         cells = {}
         for dt in DTYPES:
-            rs_ = [r for r in acc if r["dtype"] == dt]
+            rs_ = [p for p in acc if p.result.dtype == dt]
             if rs_:
                 dtypes_seen.add(dt)
                 cells[dt] = _cell(rs_)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from harness.dtypes import DTYPES
 
 from ..arrays import decode, sha, ulp_distance
-from ..common import MAX_DISAGREEMENT_CASES, MAX_PAIRS, cell_verdict, fmt_ulp, function_order, num, stats
+from ..common import MAX_DISAGREEMENT_CASES, MAX_PAIRS, cell_verdict, fmt_ulp, function_order, num
 from ..gather import ImplRow
 from ..model import DeviceComparison, DeviceDtype, Disagreements, FunctionAgreement, PairDiff, SplitCase
 
@@ -49,24 +49,25 @@ def _outputs(rows: list[ImplRow]) -> tuple[dict, dict, dict]:
     arrays: dict[CaseKey, dict] = defaultdict(dict)
     regimes: dict[CaseKey, str] = {}
     for row in rows:
-        for r in row.results:
-            if r["property"] == "special_values":
+        for p in row.results:
+            r = p.result
+            if r.property == "special_values":
                 continue
-            st = stats(r)
-            base = (row.function, r["dtype"])
+            st = r.stats
+            base = (row.function, r.dtype)
             outs = st.get("outputs")
             if isinstance(outs, dict):
                 for cid, h in outs.items():
                     if isinstance(h, str):
                         shas[base + (cid,)][row.key] = h
-            cid = r.get("case_id")
+            cid = r.case_id
             if cid:
-                h = sha(r.get("output")) or (st.get("output_sha") if isinstance(st.get("output_sha"), str) else None)
+                h = sha(r.output) or (st.get("output_sha") if isinstance(st.get("output_sha"), str) else None)
                 if h:
                     shas[base + (cid,)][row.key] = h
-                if r.get("output"):
-                    arrays[base + (cid,)][row.key] = r["output"]
-                regimes.setdefault(base + (cid,), r.get("regime", ""))
+                if r.output:
+                    arrays[base + (cid,)][row.key] = r.output
+                regimes.setdefault(base + (cid,), r.regime)
     return shas, arrays, regimes
 
 
@@ -113,19 +114,19 @@ def _devices(rows: list[ImplRow], shas: dict) -> list[DeviceComparison]:
             for g in gpu:
                 per = []
                 for dt in DTYPES:
-                    a = [r for r in c.results if r["dtype"] == dt]
-                    b = [r for r in g.results if r["dtype"] == dt]
+                    a = [p for p in c.results if p.result.dtype == dt]
+                    b = [p for p in g.results if p.result.dtype == dt]
                     if not a or not b:
                         continue
-                    ua = [num(r.get("max_ulp")) for r in a if r["property"] == "accuracy"]
-                    ub = [num(r.get("max_ulp")) for r in b if r["property"] == "accuracy"]
+                    ua = [num(p.result.max_ulp) for p in a if p.result.property == "accuracy"]
+                    ub = [num(p.result.max_ulp) for p in b if p.result.property == "accuracy"]
                     shared = equal = 0
                     for (_fn, d2, _cid), m in shas.items():
                         if d2 == dt and c.key in m and g.key in m:
                             shared += 1
                             equal += m[c.key] == m[g.key]
-                    per.append(DeviceDtype(dtype=dt, cpu=cell_verdict(r["_eff"] for r in a),
-                                           gpu=cell_verdict(r["_eff"] for r in b),
+                    per.append(DeviceDtype(dtype=dt, cpu=cell_verdict(p.effective for p in a),
+                                           gpu=cell_verdict(p.effective for p in b),
                                            cpu_ulp=fmt_ulp(max((u for u in ua if u is not None), default=None)),
                                            gpu_ulp=fmt_ulp(max((u for u in ub if u is not None), default=None)),
                                            shared=shared, equal=equal))

@@ -13,60 +13,60 @@ from harness.diagnosis import diagnose_one
 from harness.policy import rank
 
 from ..arrays import array_window, input_summary
-from ..common import MAX_REPRODUCER, dtype_order, failing, fmt_ulp, num, stats
-from ..gather import ImplRow
+from ..common import MAX_REPRODUCER, dtype_order, failing, fmt_ulp, num
+from ..gather import ImplRow, Placed
 from ..model import Failure, Failures
 
 OMITTED_ANCHOR = "failures-omitted"  # where a cell whose failures were all cut links to
 
 
-def _failure(i: int, r: dict, row: ImplRow | None, also: list[str]) -> Failure:
-    hyp = r.get("hypothesis") or {}
+def _failure(i: int, p: Placed, row: ImplRow | None, also: list[str]) -> Failure:
+    r = p.result
+    hyp = r.hypothesis or {}
     blob = hyp.get("blob")
-    repro = r.get("reproducer") or ""
     return Failure(
-        index=i, anchor=f"fail-{i}", rank=rank(r["_eff"]), max_ulp=num(r.get("max_ulp")),
-        label=row.label if row else r["impl"], impl=r["impl"], env=r["_env"],
-        family=r.get("family", ""), function=r["function"], property=r["property"], dtype=r["dtype"],
-        regime=r["regime"], verdict=r["verdict"], effective=r["_eff"], known=r.get("known"),
-        message=r.get("message", ""), max_ulp_text=fmt_ulp(num(r.get("max_ulp"))),
-        budget_text=fmt_ulp(num(r.get("budget_ulp"))), worst_index=r.get("worst_index"),
-        case_id=r.get("case_id", ""), input=input_summary(r.get("case"), r.get("worst_index")),
-        window=array_window(r.get("case"), r.get("expected"), r.get("output"), r.get("worst_index")),
-        reproducer=repro[:MAX_REPRODUCER], reproducer_cut=len(repro) > MAX_REPRODUCER,
+        index=i, anchor=f"fail-{i}", rank=rank(p.effective), max_ulp=num(r.max_ulp),
+        label=row.label if row else r.impl, impl=r.impl, env=p.env,
+        family=r.family, function=r.function, property=r.property, dtype=r.dtype,
+        regime=r.regime, verdict=r.verdict, effective=p.effective, known=r.known,
+        message=r.message, max_ulp_text=fmt_ulp(num(r.max_ulp)),
+        budget_text=fmt_ulp(num(r.budget_ulp)), worst_index=r.worst_index,
+        case_id=r.case_id, input=input_summary(r.case, r.worst_index),
+        window=array_window(r.case, r.expected, r.output, r.worst_index),
+        reproducer=r.reproducer[:MAX_REPRODUCER], reproducer_cut=len(r.reproducer) > MAX_REPRODUCER,
         blob=f"@reproduce_failure({blob})" if blob else None, seed=hyp.get("seed"),
-        src=f"{r['_dir']}/{r.get('_src', '')}", device=r.get("device", ""),
-        detail_error=stats(r).get("detail_error"),
+        src=f"{p.dir}/{p.src}", device=r.device,
+        detail_error=r.stats.get("detail_error"),
         also=also,
-        cause=diagnose_one(r),
+        cause=diagnose_one(r.to_json()),  # the diagnosis reads results as written (dicts)
     )
 
 
-def failures_section(results: list[dict], rows: list[ImplRow],
+def failures_section(results: list[Placed], rows: list[ImplRow],
                      max_failures: int) -> tuple[Failures, dict[tuple[int, str], str]]:
     """The section, and (row key, dtype) -> the anchor each matrix cell with
     failures links to: its first failure shown, else the omitted note."""
-    fails = [r for r in results if failing(r["_eff"]) or r["_eff"] == "known"]
-    fails.sort(key=lambda r: (r["_eff"] == "known", -rank(r["verdict"]), -(num(r.get("max_ulp")) or 0.0),
-                              r["impl"], dtype_order(r["dtype"]), r["property"]))
-    grouped: dict[tuple, list] = {}
-    for r in fails:
-        grouped.setdefault((r["_row"], r["property"], r["regime"], r["_eff"], r["verdict"], r.get("message", "")),
-                           []).append(r)
+    fails = [p for p in results if failing(p.effective) or p.effective == "known"]
+    fails.sort(key=lambda p: (p.effective == "known", -rank(p.result.verdict), -(num(p.result.max_ulp) or 0.0),
+                              p.result.impl, dtype_order(p.result.dtype), p.result.property))
+    grouped: dict[tuple, list[Placed]] = {}
+    for p in fails:
+        r = p.result
+        grouped.setdefault((p.row, r.property, r.regime, p.effective, r.verdict, r.message), []).append(p)
     rows_by_key = {w.key: w for w in rows}
     links: dict[tuple[int, str], str] = {}
     shown: list[Failure] = []
-    omitted: list[dict] = []
+    omitted: list[Placed] = []
     for group in grouped.values():
         if len(shown) >= max_failures:
             omitted.extend(group)
             continue
         i = len(shown)
-        for r in group:
-            links.setdefault((r["_row"], r["dtype"]), f"fail-{i}")
-        shown.append(_failure(i, group[0], rows_by_key.get(group[0]["_row"]), [r["dtype"] for r in group[1:]]))
-    for r in omitted:
-        links.setdefault((r["_row"], r["dtype"]), OMITTED_ANCHOR)
+        for p in group:
+            links.setdefault((p.row, p.result.dtype), f"fail-{i}")
+        shown.append(_failure(i, group[0], rows_by_key.get(group[0].row), [p.result.dtype for p in group[1:]]))
+    for p in omitted:
+        links.setdefault((p.row, p.result.dtype), OMITTED_ANCHOR)
     section = Failures(shown=shown, total=len(fails), n_groups=len(grouped), omitted=len(omitted),
-                       omitted_by_verdict=dict(Counter(r["_eff"] for r in omitted)))
+                       omitted_by_verdict=dict(Counter(p.effective for p in omitted)))
     return section, links

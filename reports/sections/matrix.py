@@ -12,8 +12,8 @@ from collections import defaultdict
 from harness.dtypes import DTYPES
 from harness.policy import rank
 
-from ..common import cell_verdict, dtype_order, failing, fmt_ulp, function_order, num, stats
-from ..gather import ImplRow
+from ..common import cell_verdict, dtype_order, failing, fmt_ulp, function_order, num
+from ..gather import ImplRow, Placed
 from ..model import Column, Matrix, MatrixCell, MatrixRow
 
 MAX_TITLE_LINES = 14  # properties listed in a cell's tooltip
@@ -24,7 +24,7 @@ def columns(rows: list[ImplRow]) -> list[Column]:
     by_fn: dict[str, set] = defaultdict(set)
     for row in rows:
         by_fn[row.function].update(d for d in row.info.get("dtypes", []) if d in DTYPES)
-        by_fn[row.function].update(r["dtype"] for r in row.results)
+        by_fn[row.function].update(p.result.dtype for p in row.results)
     out = []
     for fn in sorted(by_fn, key=lambda f: (function_order(f), f)):
         ds = sorted(by_fn[fn], key=lambda d: (dtype_order(d), d))
@@ -32,32 +32,32 @@ def columns(rows: list[ImplRow]) -> list[Column]:
     return out
 
 
-def _cell(results: list[dict], link: str | None) -> MatrixCell:
-    v = cell_verdict(r["_eff"] for r in results)
-    acc = [u for r in results if r["property"] == "accuracy"
-           for u in (num(r.get("max_ulp")), num(stats(r).get("search_max_ulp")))
+def _cell(results: list[Placed], link: str | None) -> MatrixCell:
+    v = cell_verdict(p.effective for p in results)
+    acc = [u for p in results if p.result.property == "accuracy"
+           for u in (num(p.result.max_ulp), num(p.result.stats.get("search_max_ulp")))
            if u is not None]
     mu = max(acc) if acc else None
-    props = sorted(results, key=lambda r: -rank(r["_eff"]))
+    props = sorted(results, key=lambda p: -rank(p.effective))
     lines = []
-    for r in props[:MAX_TITLE_LINES]:
-        u = num(r.get("max_ulp"))
+    for p in props[:MAX_TITLE_LINES]:
+        u = num(p.result.max_ulp)
         extra = f" ({fmt_ulp(u)} ulp)" if u is not None else ""
-        kn = f" [known: {r['verdict']}]" if r["_eff"] == "known" else ""
-        lines.append(f"{r['property']}: {r['_eff']}{kn}{extra}")
+        kn = f" [known: {p.result.verdict}]" if p.effective == "known" else ""
+        lines.append(f"{p.result.property}: {p.effective}{kn}{extra}")
     if len(props) > MAX_TITLE_LINES:
         lines.append(f"… {len(props) - MAX_TITLE_LINES} more")
     return MatrixCell(verdict=v, text=v, title="\n".join(lines), max_ulp=mu,
                       max_ulp_text=fmt_ulp(mu) if mu is not None else "",
-                      n_failing=sum(1 for r in results if failing(r["_eff"])),
-                      n_known=sum(1 for r in results if r["_eff"] == "known"), link=link)
+                      n_failing=sum(1 for p in results if failing(p.effective)),
+                      n_known=sum(1 for p in results if p.effective == "known"), link=link)
 
 
 def _row(row: ImplRow, cols: list[Column], links: dict[tuple[int, str], str]) -> MatrixRow:
     cells: dict[str, MatrixCell] = {}
-    by_dtype: dict[str, list] = defaultdict(list)
-    for r in row.results:
-        by_dtype[r["dtype"]].append(r)
+    by_dtype: dict[str, list[Placed]] = defaultdict(list)
+    for p in row.results:
+        by_dtype[p.result.dtype].append(p)
     declared = set(row.info.get("dtypes") or []) if row.info else set()
     for col in cols:
         if col.function != row.function:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .. import plot_layout
-from ..common import MAX_PLOT_POINTS, dtype_order, stats
+from ..common import MAX_PLOT_POINTS, dtype_order
 from ..gather import ImplRow
 from ..model import Plot
 
@@ -34,12 +34,12 @@ def plots_section(rows: list[ImplRow]) -> list[Plot]:
     out = []
     for row in rows:
         series: dict[str, list] = defaultdict(list)
-        for r in row.results:
-            if r["property"] != "accuracy":
+        for p in row.results:
+            if p.result.property != "accuracy":
                 continue
-            pts = stats(r).get("points")
+            pts = p.result.stats.get("points")
             if isinstance(pts, list):
-                series[r["dtype"]].extend(pts)
+                series[p.result.dtype].extend(pts)
         series = _thin({k: v for k, v in series.items() if plot_layout.clean_points(v)})
         if not series:
             continue

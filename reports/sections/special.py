@@ -9,8 +9,8 @@ from collections import defaultdict
 from harness.dtypes import SHORT as DTYPE_SHORT
 from harness.policy import worst
 
-from ..common import PROFILES, cell_verdict, dtype_order, function_order, stats
-from ..gather import ImplRow
+from ..common import PROFILES, cell_verdict, dtype_order, function_order
+from ..gather import ImplRow, Placed
 from ..model import Returned, SpecialCell, SpecialGridRow, SpecialImpl, SpecialTable
 
 MAX_MESSAGE = 600
@@ -20,26 +20,27 @@ def _short(dtype: str) -> str:
     return DTYPE_SHORT.get(dtype, dtype)
 
 
-def _cell(results: list[dict]) -> SpecialCell:
+def _cell(placed: list[Placed]) -> SpecialCell:
     """One input class on one implementation, over its dtypes."""
+    results = [p.result for p in placed]
     rets: dict[str, list] = defaultdict(list)  # returned -> dtypes
-    for r in sorted(results, key=lambda r: dtype_order(r["dtype"])):
-        rets[str(stats(r).get("returned", r.get("message", "")))].append(_short(r["dtype"]))
+    for r in sorted(results, key=lambda r: dtype_order(r.dtype)):
+        rets[str(r.stats.get("returned", r.message))].append(_short(r.dtype))
     prof = {}
-    for p in PROFILES:
-        vs = [v for v in (stats(r).get("profiles", {}).get(p) for r in results) if v]
-        prof[p] = worst(vs) if vs else None
+    for pr in PROFILES:
+        vs = [v for v in (r.stats.get("profiles", {}).get(pr) for r in results) if v]
+        prof[pr] = worst(vs) if vs else None
     convs: dict[str, list] = defaultdict(list)  # convention followed -> dtypes
     for r in results:
-        c = stats(r).get("convention")
+        c = r.stats.get("convention")
         if c:
-            convs[str(c)].append(_short(r["dtype"]))
+            convs[str(c)].append(_short(r.dtype))
     return SpecialCell(
-        verdict=cell_verdict(r["_eff"] for r in results),
+        verdict=cell_verdict(p.effective for p in placed),
         returned=[Returned(t, ds if len(rets) > 1 else []) for t, ds in rets.items()],
         profiles=prof,
         convention="; ".join(c if len(convs) == 1 else f"{c} ({','.join(ds)})" for c, ds in convs.items()),
-        message="\n".join(sorted({r.get("message", "") for r in results}))[:MAX_MESSAGE],
+        message="\n".join(sorted({r.message for r in results}))[:MAX_MESSAGE],
     )
 
 
@@ -47,16 +48,16 @@ def special_section(rows: list[ImplRow]) -> list[SpecialTable]:
     tables: dict[str, SpecialTable] = {}
     cells: dict[str, dict[tuple, SpecialCell]] = defaultdict(dict)  # function -> (class, row key) -> cell
     for row in rows:
-        sv = [r for r in row.results if r["property"] == "special_values"]
+        sv = [p for p in row.results if p.result.property == "special_values"]
         if not sv:
             continue
         t = tables.setdefault(row.function, SpecialTable(row.function, [], [], []))
         t.impls.append(SpecialImpl(row.key, row.label, row.family, (row.info or {}).get("profile", "ieee")))
-        groups: dict[str, list] = defaultdict(list)
-        for r in sv:
-            cls = stats(r).get("input_class") or (r["regime"][8:] if r["regime"].startswith("special:")
-                                                  else r["regime"])
-            groups[str(cls)].append(r)
+        groups: dict[str, list[Placed]] = defaultdict(list)
+        for p in sv:
+            regime = p.result.regime
+            cls = p.result.stats.get("input_class") or (regime[8:] if regime.startswith("special:") else regime)
+            groups[str(cls)].append(p)
             if cls not in t.classes:
                 t.classes.append(cls)
         for cls, rs_ in groups.items():

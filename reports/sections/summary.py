@@ -9,14 +9,14 @@ from collections import Counter
 from harness.policy import VERDICTS, rank
 
 from ..common import failing, fmt_time
-from ..gather import Gathered
+from ..gather import Gathered, Placed
 from ..load import ResultSet
 from ..model import EnvSummary, Matrix, Report, Summary, VersionRow
 
 MAX_OFFENDERS = 12
 
 
-def _env(rs: ResultSet, results: list[dict]) -> EnvSummary:
+def _env(rs: ResultSet, results: list[Placed]) -> EnvSummary:
     env = rs.env or {}
     modes = {k: env.get(k) for k in ("tf_onednn", "keras_backend", "jax_x64", "tox_env") if env.get(k) is not None}
     return EnvSummary(
@@ -25,15 +25,15 @@ def _env(rs: ResultSet, results: list[dict]) -> EnvSummary:
         cpu=env.get("cpu"), modes=modes, started=fmt_time(env.get("started")),
         finished=fmt_time(env.get("finished")),
         complete=rs.finished and bool(results), problems=list(rs.problems), n_results=len(results),
-        newer=list(rs.newer), counts=dict(Counter(r["_eff"] for r in results)), files=rs.files,
+        newer=list(rs.newer), counts=dict(Counter(p.effective for p in results)), files=rs.files,
         n_impls=len(rs.impls), n_unavailable=sum(1 for d in rs.impls if not d.get("available", True)),
     )
 
 
 def summary_section(sets: list[ResultSet], gathered: Gathered, matrix: Matrix) -> Summary:
     results = gathered.results
-    counts = Counter(r["_eff"] for r in results)
-    envs = [_env(rs, [r for r in results if r["_dir"] == str(rs.dir)]) for rs in sets]
+    counts = Counter(p.effective for p in results)
+    envs = [_env(rs, [p for p in results if p.dir == str(rs.dir)]) for rs in sets]
     pkgs = sorted({p for rs in sets for p in ((rs.env or {}).get("versions") or {})})
     versions = [VersionRow(p, [((rs.env or {}).get("versions") or {}).get(p, "–") for rs in sets]) for p in pkgs]
     offenders = sorted((m for m in matrix.rows if m.available and failing(m.worst)),
@@ -41,7 +41,7 @@ def summary_section(sets: list[ResultSet], gathered: Gathered, matrix: Matrix) -
     return Summary(
         envs=envs, versions=versions, counts=counts,
         verdict_columns=[v for v in VERDICTS if counts.get(v)] + sorted(v for v in counts if v not in VERDICTS),
-        total=len(results), n_failing=sum(1 for r in results if failing(r["_eff"])),
+        total=len(results), n_failing=sum(1 for p in results if failing(p.effective)),
         n_known=counts.get("known", 0), offenders=offenders,
         unavailable=[m for m in matrix.rows if not m.available], not_run=gathered.not_run,
     )
