@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from harness.dtypes import DTYPES
+from harness.records import Result
 
 from .arrays import ArrayWindow, InputSummary
 from .plot_layout import Histogram, Scatter
@@ -275,21 +276,11 @@ class Failure:
     rank: int
     max_ulp: float | None
     label: str  # the matrix row's label
-    impl: str
+    result: Result  # what the card shows of the result itself (impl, dtype, verdict, message...)
     env: str
-    family: str
-    function: str
-    property: str
-    dtype: str
-    regime: str
-    verdict: str
     effective: str  # "known" where the baseline knows it
-    known: str | None
-    message: str
     max_ulp_text: str
     budget_text: str
-    worst_index: list | None
-    case_id: str
     input: InputSummary | None
     window: ArrayWindow
     reproducer: str
@@ -297,7 +288,6 @@ class Failure:
     blob: str | None  # "@reproduce_failure(...)"
     seed: int | None
     src: str  # results file and line
-    device: str
     detail_error: str | None
     also: list[str] = field(default_factory=list)  # other dtypes with the same failure
     cause: str | None = None  # the likely cause, where a signature is recognised

@@ -26,16 +26,13 @@ def _failure(i: int, p: Placed, row: ImplRow | None, also: list[str]) -> Failure
     blob = hyp.get("blob")
     return Failure(
         index=i, anchor=f"fail-{i}", rank=rank(p.effective), max_ulp=num(r.max_ulp),
-        label=row.label if row else r.impl, impl=r.impl, env=p.env,
-        family=r.family, function=r.function, property=r.property, dtype=r.dtype,
-        regime=r.regime, verdict=r.verdict, effective=p.effective, known=r.known,
-        message=r.message, max_ulp_text=fmt_ulp(num(r.max_ulp)),
-        budget_text=fmt_ulp(num(r.budget_ulp)), worst_index=r.worst_index,
-        case_id=r.case_id, input=input_summary(r.case, r.worst_index),
+        label=row.label if row else r.impl, result=r, env=p.env, effective=p.effective,
+        max_ulp_text=fmt_ulp(num(r.max_ulp)), budget_text=fmt_ulp(num(r.budget_ulp)),
+        input=input_summary(r.case, r.worst_index),
         window=array_window(r.case, r.expected, r.output, r.worst_index),
         reproducer=r.reproducer[:MAX_REPRODUCER], reproducer_cut=len(r.reproducer) > MAX_REPRODUCER,
         blob=f"@reproduce_failure({blob})" if blob else None, seed=hyp.get("seed"),
-        src=f"{p.dir}/{p.src}", device=r.device,
+        src=f"{p.dir}/{p.src}",
         detail_error=r.stats.get("detail_error"),
         also=also,
         cause=diagnose_one(r.to_json()),  # the diagnosis reads results as written (dicts)

@@ -110,7 +110,7 @@ def test_accuracy_special_disagreement_failures(fixture_dirs, html):
     # failures: worst first, known last; each with its reproducer and blob
     fails = model.failures.shown
     assert [f.effective for f in fails][-1] == "known"
-    f16 = next(f for f in fails if f.impl == "fx.softmax[cpu]")
+    f16 = next(f for f in fails if f.result.impl == "fx.softmax[cpu]")
     assert f16.blob.startswith("@reproduce_failure(") and "harness.replay" in f16.reproducer
     assert any(r.worst and r.actual[0] == "0.0" for r in f16.window.rows)
     assert "<svg" in html and "ulp error" in html
