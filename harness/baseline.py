@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .records import Result
 from .registry import glob_match
 
 FIELDS = ("impl", "property", "dtype", "regime")
@@ -118,14 +119,16 @@ class Entry:
                 return False
         return True
 
-    def matches(self, r: dict, fp: dict | None = None) -> bool:
-        return (all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in FIELDS + ("verdict",))
-                and self.holds(_fp_of(r, fp)))
+    def matches(self, r: Result, fp: dict | None = None) -> bool:
+        """Does the entry fire for ``r``, computed in ``fp`` (default: this process)?"""
+        return self._fits(r, FIELDS + ("verdict",), fp)
 
-    def covers(self, r: dict, fp: dict | None = None) -> bool:
+    def covers(self, r: Result, fp: dict | None = None) -> bool:
         """Same implementation/property/dtype, conditions holding: the entry could have fired."""
-        return (all(glob_match(str(r.get(f, "")), getattr(self, f)) for f in ("impl", "property", "dtype"))
-                and self.holds(_fp_of(r, fp)))
+        return self._fits(r, ("impl", "property", "dtype"), fp)
+
+    def _fits(self, r: Result, names: tuple[str, ...], fp: dict | None) -> bool:
+        return all(glob_match(str(getattr(r, f)), getattr(self, f)) for f in names) and self.holds(_env(fp))
 
     def describe(self) -> str:
         cond = f" when {_when_text(self.when)}" if self.when else ""
@@ -136,10 +139,18 @@ def _when_text(when: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in when.items())
 
 
-def _fp_of(r: dict, fp: dict | None) -> dict:
-    """The environment a result dict was computed in: its folder's (``_fp``,
-    set by readers of result folders), else the one given, else this process's."""
-    return r.get("_fp") or fp or current_fingerprint()
+@dataclass(frozen=True)
+class Observed:
+    """A result with its run folder's environment (env.json's versions and CPU
+    flags; None: no env.json): an entry's ``when`` is judged where it ran."""
+
+    result: Result
+    fingerprint: dict | None = None
+
+
+def _env(fp: dict | None) -> dict:
+    """The environment a result was computed in: ``fp`` if given, else this process's."""
+    return fp or current_fingerprint()
 
 
 # Derandomized (ci) draws depend on the Hypothesis version: the file records
@@ -161,12 +172,8 @@ class Baseline:
                     f"{installed}: derandomized draws differ, so entries may turn new or stale for that reason alone")
         return None
 
-    def match(self, res, fp: dict | None = None) -> Entry | None:
-        d = res if isinstance(res, dict) else res.to_json()
-        for e in self.entries:
-            if e.matches(d, fp):
-                return e
-        return None
+    def match(self, res: Result, fp: dict | None = None) -> Entry | None:
+        return next((e for e in self.entries if e.matches(res, fp)), None)
 
     def differences(self, family: str | None = None, fp: dict | None = None) -> list[str]:
         """How ``fp`` (default: this process) differs from the recorded
@@ -189,29 +196,26 @@ class Baseline:
             out += [f"cpu +{f}" for f in sorted(has - was)] + [f"cpu -{f}" for f in sorted(was - has)]
         return out
 
-    def classify(self, res, fp: dict | None = None) -> str | None:
+    def classify(self, res: Result, fp: dict | None = None) -> str | None:
         """For a failing result: the ``known`` text (an entry's reason, or the
         environment-dependent note), or None for a new finding."""
-        d = res if isinstance(res, dict) else res.to_json()
-        entry = self.match(d, fp)
+        entry = self.match(res, fp)
         if entry is not None:
             return entry.reason or "known"
-        diff = self.differences(d.get("family"), _fp_of(d, fp))
+        diff = self.differences(res.family, _env(fp))
         if diff:
             return f"{ENV_DEPENDENT}: not in the baseline, whose environment differs here ({'; '.join(diff)})"
         return None
 
-    def stale(self, results: list[dict], fp: dict | None = None) -> list[Entry]:
-        """Entries that ran (covered by some result) and matched no failure."""
+    def stale(self, observed: list[Observed], fp: dict | None = None) -> list[Entry]:
+        """Entries that ran (covered by some result) and matched no failure;
+        each result judged in its folder's environment, else ``fp``."""
         from .policy import PASSING
 
-        out = []
-        for e in self.entries:
-            ran = any(e.covers(r, fp) and r.get("verdict") not in ("unavailable", "unsupported") for r in results)
-            fired = any(e.matches(r, fp) and (r.get("known") or r.get("verdict") not in PASSING) for r in results)
-            if ran and not fired:
-                out.append(e)
-        return out
+        rs = [(o.result, o.fingerprint or fp) for o in observed]  # this process's only if needed (costly)
+        return [e for e in self.entries
+                if any(e.covers(r, f) and r.verdict not in ("unavailable", "unsupported") for r, f in rs)
+                and not any(e.matches(r, f) and (r.known or r.verdict not in PASSING) for r, f in rs)]
 
 
 class BaselineWarning(UserWarning):
@@ -315,29 +319,30 @@ def dump(entries: list[Entry], recorded: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def from_results(results: list[dict], old: Baseline | None = None) -> list[Entry]:
+def from_results(observed: list[Observed], old: Baseline | None = None) -> list[Entry]:
     """One entry per failing (impl, property, dtype, regime family), keeping
     the reasons of old entries that still match."""
     from .policy import PASSING
 
     seen: dict[tuple, Entry] = {}
-    for r in results:
-        if r.get("verdict") in PASSING and not r.get("known"):
+    for o in observed:
+        r = o.result
+        if r.verdict in PASSING and not r.known:
             continue
         regime = "*"  # the minimal case's regime can move between runs; key on impl/property/dtype
-        key = (r["impl"], r["property"], r["dtype"], regime)
+        key = (r.impl, r.property, r.dtype, regime)
         if key in seen:
             continue
-        prev = old.match(r) if old else None
+        prev = old.match(r, o.fingerprint) if old else None
         # verdict "*": the verdict seen is in the reason; narrow it by hand to
         # be told when, say, out-of-bound turns into wrong-special.
-        seen[key] = Entry(r["impl"], r["property"], r["dtype"], regime, "*",
-                          prev.reason if prev else f"{r.get('verdict')}: {str(r.get('message', ''))[:160]}",
+        seen[key] = Entry(r.impl, r.property, r.dtype, regime, "*",
+                          prev.reason if prev else f"{r.verdict}: {r.message[:160]}",
                           prev.link if prev else "", dict(prev.when) if prev else {})
     if old:
         # Conditional entries that do not hold where these results ran are kept:
         # they describe other environments.
-        fps = [r.get("_fp") for r in results] or [None]
-        kept = [e for e in old.entries if e.when and not any(e.holds(_fp_of({}, fp)) for fp in fps)]
+        fps = [o.fingerprint for o in observed] or [None]
+        kept = [e for e in old.entries if e.when and not any(e.holds(_env(fp)) for fp in fps)]
         return list(seen.values()) + kept
     return list(seen.values())

@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the child imports this module first: keep its start light until _die_with has run
+    from .records import Result
 
 MAX_HUNG_IN_A_ROW = 3
 STARTUP_LIMIT = 600.0  # seconds for a child to load and draw before its first call (not the target's time)
@@ -56,7 +60,7 @@ def _die_with(parent: int) -> None:
 
 def _child(conn, target, function, opts, fault_path, parent) -> None:
     """Runs in the child: one task per message; a ("call", case) heartbeat
-    before each call of the target, then ("done", [Result dicts])."""
+    before each call of the target, then ("done", [result lines])."""
     import faulthandler
     import signal
     import warnings
@@ -93,12 +97,16 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
             else:
                 res = [explore(impl, dtype, prop, budget=opts["budget"], max_examples=opts["max_examples"],
                                seed=opts["seed"], env=env, database=opts.get("database", False))]
+            # The wire carries each Result as its JSON line (the file format): the parent reads
+            # it back with Result.loads, the one validated reader.  Here, a line that cannot be
+            # written is the harness's failure, reported as such.
+            lines = [r.dumps() for r in res]
         except Exception as e:  # the harness's own failure (the user's raising is a Finding): say so
             import traceback
 
             conn.send(("internal", f"{type(e).__name__}: {e}".splitlines()[0], traceback.format_exc()))
             continue
-        conn.send(("done", [r.to_json() for r in res]))
+        conn.send(("done", lines))
 
 
 class _Worker:
@@ -189,7 +197,7 @@ def _exit_reason(code: int | None) -> str:
 
 
 def _failed(impl, dtype: str, prop: str, verdict: str, message: str, case_json: dict | None,
-            t0: float) -> dict:
+            t0: float) -> Result:
     from .conformance import reproducer
     from .records import Case, Result
 
@@ -199,14 +207,15 @@ def _failed(impl, dtype: str, prop: str, verdict: str, message: str, case_json: 
         case = Case.from_json(case_json)
         res.regime, res.case_id, res.case = case.regime, case.id, case_json
         res.reproducer = reproducer(impl, case, prop)
-    return res.to_json()
+    return res
 
 
 def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sink) -> list[tuple[str, str]]:
     """Feed tasks to a child; a dead or hung child costs only its task.
-    ``sink`` gets each task's list of Result dicts as it finishes.  Returns
+    ``sink`` gets each task's list of Results as it finishes.  Returns
     the tasks not run (after MAX_HUNG_IN_A_ROW timeouts in a row)."""
     from .errors import UsageError
+    from .records import Result, ResultError
 
     worker = None
     hung_in_a_row = 0
@@ -243,7 +252,11 @@ def run_tasks(impl, target: str, function: str, tasks, opts, timeout: float, sin
                 if kind == "call":
                     case_json, last = payload, time.perf_counter()
                 elif kind == "done":
-                    got = payload
+                    try:
+                        got = [Result.loads(line) for line in payload]
+                    except ResultError as e:  # the child wrote what this harness cannot read: ours to fix
+                        got = [_failed(impl, dtype, prop, "error", f"internal harness error: result line: {e}",
+                                       None, t0)]
                     break
                 elif kind == "fatal":
                     raise UsageError(f"the child process could not load the target: {payload}")

@@ -70,10 +70,12 @@ class Ledger:
     def _crashed(self, report, config) -> None:
         h = self.h
         worker = getattr(report, "node", None)
-        path = h.running_file(worker.gateway.id) if worker is not None else None
+        if worker is None:  # not a worker's report: no note to read
+            return
+        path = h.running_file(worker.gateway.id)
         try:
-            note = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, AttributeError):
+            note = json.loads(path.read_text(encoding="utf-8"))  # the worker's .running note, not a result
+        except (OSError, ValueError):
             return
         if note.get("nodeid") != report.nodeid:
             return
@@ -147,13 +149,13 @@ def quarantine_result(h, impl, dtype: str, prop: str, crashes: int, env: dict) -
                   device=impl.device, env=env)
 
 
-def summary_lines(h, results: list[dict]) -> list[str]:
+def summary_lines(h, results: list[Result]) -> list[str]:
     """INCOMPLETE and QUARANTINED lines for the terminal summary."""
     rec = getattr(getattr(h, "ledger", None), "record", None) or {}
     lines = []
     if rec.get("incomplete"):
         lines.append(f"INCOMPLETE: {rec['incomplete']}")
     for impl, q in sorted((rec.get("quarantined") or {}).items()):
-        n = sum(1 for r in results if r["impl"] == impl and "quarantined" in str(r.get("message")))
+        n = sum(1 for r in results if r.impl == impl and "quarantined" in r.message)
         lines.append(f"QUARANTINED: {impl} after {q['crashes']} crashes; {n} of its tests not run (recorded as crash)")
     return lines

@@ -4,39 +4,38 @@ plugin's end-of-session summary of its run."""
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from .policy import VERDICTS, worst
+from .records import Result, ResultError
 
 
-def table(results: list[dict], width: int = 60) -> str:
-    by_impl: dict[str, list[dict]] = defaultdict(list)
+def table(results: list[Result], width: int = 60) -> str:
+    by_impl: dict[str, list[Result]] = defaultdict(list)
     for r in results:
-        by_impl[r["impl"]].append(r)
-    cols = [v for v in VERDICTS if any(r["verdict"] == v for r in results)]
+        by_impl[r.impl].append(r)
+    cols = [v for v in VERDICTS if any(r.verdict == v for r in results)]
     head = f"{'implementation':<{width}} {'worst':<14} {'max ulp':>10}  " + " ".join(f"{c[:8]:>8}" for c in cols)
     lines = [head, "-" * len(head)]
     for impl in sorted(by_impl):
         rs = by_impl[impl]
-        w = worst(r["verdict"] for r in rs)
-        ulps = [r["max_ulp"] for r in rs if r.get("max_ulp") is not None and r["property"] == "accuracy"]
+        w = worst(r.verdict for r in rs)
+        ulps = [r.max_ulp for r in rs if r.max_ulp is not None and r.property == "accuracy"]
         mu = f"{max(ulps):.3g}" if ulps else "-"
-        counts = " ".join(f"{sum(r['verdict'] == c for r in rs):>8}" for c in cols)
+        counts = " ".join(f"{sum(r.verdict == c for r in rs):>8}" for c in cols)
         lines.append(f"{impl[:width]:<{width}} {w:<14} {mu:>10}  {counts}")
     return "\n".join(lines)
 
 
-def read_run(run_dir) -> list[dict]:
-    """Every result line of one run folder (a line cut short by a killed
-    writer is skipped: the summary shows what is there)."""
-    import json
-    from pathlib import Path
-
+def read_run(run_dir: str | Path) -> list[Result]:
+    """Every result of one run folder.  A line that is not a result (one cut
+    short by a killed writer) is skipped: the summary shows what is there."""
     out = []
     for f in sorted(Path(run_dir).glob("*.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+                out.append(Result.loads(line))
+            except ResultError:
                 continue
     return out
 
@@ -63,10 +62,10 @@ def terminal_summary(terminalreporter, h) -> None:
     if note:
         terminalreporter.write_line("NOTE: " + note)
     for r in results:
-        if str(r.get("known") or "").startswith(baseline_mod.ENV_DEPENDENT):
-            terminalreporter.write_line(f"ENV-DEPENDENT: {r['impl']} {r['property']} {r['dtype']} "
-                                        f"[{r['verdict']}]: {r['known']}")
-    for entry in h.baseline.stale(results):
+        if (r.known or "").startswith(baseline_mod.ENV_DEPENDENT):
+            terminalreporter.write_line(f"ENV-DEPENDENT: {r.impl} {r.property} {r.dtype} [{r.verdict}]: {r.known}")
+    # This session's results, computed here: no folder fingerprint, judged in this process's environment.
+    for entry in h.baseline.stale([baseline_mod.Observed(r) for r in results]):
         diff = h.baseline.differences(_family_of(entry.impl))
         if diff:
             terminalreporter.write_line(f"NOT REPRODUCED (environment differs: {'; '.join(diff)}): "

@@ -3,7 +3,6 @@ baseline from a run (a deliberate change), keeping existing reasons."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import baseline as B
@@ -34,9 +33,11 @@ def _runs(dirs: list[str], all_runs: bool) -> list[Path]:
     return out
 
 
-def read_results(dirs: list[str], all_runs: bool = False) -> list[dict]:
-    """Every result of the selected runs under ``dirs``, each with ``_fp``:
-    the versions and CPU flags of the run's env.json (where there is one)."""
+def read_results(dirs: list[str], all_runs: bool = False) -> list[B.Observed]:
+    """Every result of the selected runs under ``dirs``, each with its run's
+    fingerprint: the versions and CPU flags of env.json (where there is one).
+    A line that is not a result is a usage error naming its file and line."""
+    from ..records import Result, ResultError
     from ..results_store import read_record
 
     out = []
@@ -46,12 +47,10 @@ def read_results(dirs: list[str], all_runs: bool = False) -> list[dict]:
         for f in sorted(run.glob("*.jsonl")):
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
                 try:
-                    r = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UsageError(f"{f}:{n}: not JSON ({e.msg})") from None
-                if fp:
-                    r["_fp"] = fp
-                out.append(r)
+                    r = Result.loads(line)
+                except ResultError as e:
+                    raise UsageError(f"{f}:{n}: {e}") from None
+                out.append(B.Observed(r, fp))
     return out
 
 
@@ -63,7 +62,7 @@ def recorded(dirs: list[str], all_runs: bool = False) -> dict:
     from ..results_store import read_record
 
     envs = [e for run in _runs(dirs, all_runs) if (e := read_record(run))]
-    versions: dict[str, str] = {}
+    versions: dict = {}  # as env.json has them
     for pkg in sorted({k for e in envs for k in (e.get("versions") or {})}):
         seen = {(e.get("versions") or {}).get(pkg) for e in envs}
         if len(seen) == 1 and None not in seen:
@@ -88,7 +87,6 @@ def main(args) -> int:
         print(f"wrote {len(entries)} entries to {args.file}")
     else:
         print(text)
-    stale = old.stale(results)
-    for e in stale:
-        print(f"FIXED (no longer fails): {e.describe()}")
+    for entry in old.stale(results):
+        print(f"FIXED (no longer fails): {entry.describe()}")
     return 0

@@ -23,6 +23,7 @@ import time
 
 from ..dtypes import DTYPES
 from ..isolation import MAX_HUNG_IN_A_ROW, run_tasks
+from ..records import Case, Result
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
 from ..special_values import GATES
 from ..targets import CONVENTIONS, canonical_target, target_impl
@@ -34,7 +35,6 @@ from .check_output import (
     _store_long_case,
     check_paths,
     clip,
-    dumps,
     on_sigterm,
     open_json,
     say,
@@ -93,17 +93,17 @@ def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------
 
 
-def _rank(r: dict) -> tuple:
+def _rank(r: Result) -> tuple:
     """Headline order: numerical defects (out-of-bound, wrong-special) first,
     then the rest in policy.HEADLINE order; within a kind, a failure on
     searched input before a special-value class, then the larger error."""
     from .. import policy
 
-    v = r["verdict"]
+    v = r.verdict
     numerical = v in ("wrong-special", "out-of-bound")
-    searched = not str(r.get("regime", "")).startswith("special:")
+    searched = not r.regime.startswith("special:")
     kind = -policy.HEADLINE.index(v) if v in policy.HEADLINE else -99
-    return (numerical, searched, kind, r.get("max_ulp") or 0)
+    return (numerical, searched, kind, r.max_ulp or 0)
 
 
 def main(args) -> int:
@@ -134,7 +134,7 @@ def _check(args) -> int:
     impl = target_impl(args.target, args.function)  # usage errors surface here, in the parent
     target = canonical_target(args.target)
     out = open_json(args.json) if args.json else None
-    results: list[dict] = []
+    results: list[Result] = []
     say(f"checking {impl.id} ({CONVENTIONS[args.function]}); budget {args.budget}, {seed.describe()}, "
           f"dtypes {','.join(dtypes)}")
 
@@ -145,23 +145,23 @@ def _check(args) -> int:
         label = "ok  " if ok else ("----" if verdict in policy.NOT_JUDGED else "FAIL")
         say(f"{label} {dtype:9} {prop:{width}} {verdict:14} {clip(message, 110)}")
 
-    def sink_task(rs: list[dict]) -> None:
+    def sink_task(rs: list[Result]) -> None:
         for r in rs:
             _store_long_case(r, args.json)
             results.append(r)
             if out:
-                out.write(dumps(r) + "\n")
+                out.write(r.dumps() + "\n")
                 out.flush()
-        if rs and rs[0]["property"] == "special_values" and len(rs) > 1:
-            bad = [r for r in rs if not policy.passes(r["verdict"])]
+        if rs and rs[0].property == "special_values" and len(rs) > 1:
+            bad = [r for r in rs if not policy.passes(r.verdict)]
             for r in bad:
-                line(False, r["dtype"], "special_values", r["verdict"], r["message"])
+                line(False, r.dtype, "special_values", r.verdict, r.message)
             if not bad:
-                line(True, rs[0]["dtype"], "special_values", policy.worst(r["verdict"] for r in rs),
+                line(True, rs[0].dtype, "special_values", policy.worst(r.verdict for r in rs),
                      f"{len(rs)} input classes, each following a convention")
             return
         for r in rs:
-            line(policy.passes(r["verdict"]), r["dtype"], r["property"], r["verdict"], r["message"])
+            line(policy.passes(r.verdict), r.dtype, r.property, r.verdict, r.message)
 
     opts = {"budget": args.budget, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
             "conventions": args.conventions}
@@ -182,25 +182,25 @@ def _check(args) -> int:
     return _verdict(args, results, skipped, time.perf_counter() - t0)
 
 
-def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
+def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     """The closing lines: conventions found, then CONFORMANT (0),
     NON-CONFORMANT (1) or INCOMPLETE (3: nothing failed, something was not
     judged), with the headline failure, its input and a reproducer."""
     from .. import policy
-    from ..records import Case
     from ..special_values import mixed_dtypes, summary
 
-    special = [r for r in results if r["property"] == "special_values"]
+    # special_values' summaries and diagnosis still read result objects as dicts (their own step).
+    special = [r.to_json() for r in results if r.property == "special_values"]
     if special:
         say(f"conventions: {summary(special) or 'none followed'}")
-    refused = {r["dtype"]: r["stats"]["refused"] for r in results if (r.get("stats") or {}).get("refused")}
+    refused = {r.dtype: r.stats["refused"] for r in results if r.stats.get("refused")}
     for dtype, why in refused.items():
         say(f"unsupported: {dtype} ({why})")
     mixed = mixed_dtypes(special)
     for m in mixed:
         say(f"FAIL mixed conventions across dtypes: {m}")
-    not_judged = [r for r in results if r["verdict"] in policy.NOT_JUDGED]
-    bad = [r for r in results if not policy.passes(r["verdict"]) and r["verdict"] not in policy.NOT_JUDGED]
+    not_judged = [r for r in results if r.verdict in policy.NOT_JUDGED]
+    bad = [r for r in results if not policy.passes(r.verdict) and r.verdict not in policy.NOT_JUDGED]
     say(f"\n{len(results)} results in {seconds:.1f} s" + (f", written to {args.json}" if args.json else ""))
     if args.report:
         _report(results, args.report)
@@ -211,7 +211,7 @@ def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
         return 0
     if not bad and not mixed:
         say(f"verdict: INCOMPLETE ({unjudged} tasks not judged: the target hung; nothing judged failed)")
-        _headline(max(not_judged, key=_rank) if not_judged else None, Case)
+        _headline(max(not_judged, key=_rank) if not_judged else None)
         return EXIT_INCOMPLETE
     if not bad:
         say(f"verdict: NON-CONFORMANT (mixed conventions across dtypes{tail})")
@@ -219,18 +219,18 @@ def _verdict(args, results: list[dict], skipped: list, seconds: float) -> int:
     from ..diagnosis import diagnose
 
     worst = max(bad, key=_rank)
-    say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst['verdict']} in {worst['property']}, "
-        f"{worst['dtype']}, regime {worst.get('regime', '-')}: {clip(worst['message'], 200)})")
-    for cause in diagnose(bad)[:3]:
+    say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst.verdict} in {worst.property}, "
+        f"{worst.dtype}, regime {worst.regime}: {clip(worst.message, 200)})")
+    for cause in diagnose([r.to_json() for r in bad])[:3]:
         say(f"likely cause: {cause}")
-    _headline(worst, Case)
+    _headline(worst)
     return 1
 
 
-def _headline(r: dict | None, case_cls) -> None:
+def _headline(r: Result | None) -> None:
     if r is None:
         return
-    if r.get("case"):
-        say(f"worst input: {_describe(case_cls.from_json(r['case']))}")
-    if r.get("reproducer"):
-        say(f"reproduce: {r['reproducer']}")
+    if r.case:
+        say(f"worst input: {_describe(Case.from_json(r.case))}")
+    if r.reproducer:
+        say(f"reproduce: {r.reproducer}")

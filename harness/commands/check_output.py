@@ -5,13 +5,13 @@ lines themselves, long cases kept in files, and stdout that may go away."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
+from ..records import Result
 
 REPRO_INLINE_MAX = 2048  # characters: a line a terminal shows whole; longer ones read their case from a file
 
@@ -25,27 +25,7 @@ def clip(message: str, width: int) -> str:
     return message[:width - tail - 3] + " … " + message[-tail:]
 
 
-def _clean(o):
-    """JSON-safe copy: non-finite floats become None, numpy scalars Python."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
-        try:
-            return _clean(o.item())
-        except (TypeError, ValueError):
-            return str(o)
-    return o if o is None or isinstance(o, (str, int, bool)) else str(o)
-
-
-def dumps(r: dict) -> str:
-    return json.dumps(_clean(r), allow_nan=False, separators=(",", ":"))
-
-
-def _store_long_case(r: dict, json_path: str | None) -> None:
+def _store_long_case(r: Result, json_path: str | None) -> None:
     """A reproducer with the case inlined must fit on a command line (one
     argument is limited to 128 KiB on Linux) and should not bury the verdict
     on a terminal (a 4097-long row is ~15 kB of base64): past REPRO_INLINE_MAX, the case
@@ -53,19 +33,20 @@ def _store_long_case(r: dict, json_path: str | None) -> None:
     reproducer reads it."""
     import shlex
 
-    if len(r.get("reproducer") or "") <= REPRO_INLINE_MAX or not r.get("case"):
+    if len(r.reproducer) <= REPRO_INLINE_MAX or not r.case:
         return
     folder = Path(json_path + ".cases") if json_path else Path(tempfile.gettempdir()) / "softmax-harness-cases"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        path = (folder / f"{r['case_id'] or 'case'}.json").resolve()
-        path.write_text(dumps(r["case"]) + "\n", encoding="utf-8")
+        path = (folder / f"{r.case_id or 'case'}.json").resolve()
+        # A case is plain JSON values (Case.to_json): written as its result line writes it.
+        path.write_text(json.dumps(r.case, allow_nan=False, separators=(",", ":")) + "\n", encoding="utf-8")
     except OSError:
         return  # keep the inline one: long, but still exact
     lit = json.dumps  # a JSON string is a Python string literal, in double quotes: clean shell quoting
     code = (f"import harness, pathlib; print(harness.replay(pathlib.Path({lit(str(path))}).read_text(), "
-            f"{lit(r['impl'])}, {lit(r['property'])}))")
-    r["reproducer"] = "python -c " + shlex.quote(code)
+            f"{lit(r.impl)}, {lit(r.property)}))")
+    r.reproducer = "python -c " + shlex.quote(code)
 
 
 def _describe(case) -> str:
@@ -81,13 +62,13 @@ def _describe(case) -> str:
     return text + (f" (flat index: {'; '.join(where)})" if where else "")
 
 
-def _report(results: list[dict], path: str) -> None:
+def _report(results: list[Result], path: str) -> None:
     from reports.render import render
 
     with tempfile.TemporaryDirectory() as tmp:
         env = Path(tmp) / "check"
         env.mkdir()
-        (env / "results.jsonl").write_text("".join(dumps(r) + "\n" for r in results))
+        (env / "results.jsonl").write_text("".join(r.dumps() + "\n" for r in results))
         render([env], Path(path))
     say(f"report: {path}")
 
@@ -123,7 +104,7 @@ def on_sigterm(signum, frame) -> None:
 def check_paths(json_path: str | None, report_path: str | None) -> None:
     """--json and --report must be files that can be written: said before
     the run, not after it (a folder left a .tmp file behind)."""
-    seen = {}
+    seen: dict[Path, str] = {}
     for opt, path in (("--json", json_path), ("--report", report_path)):
         if not path:
             continue

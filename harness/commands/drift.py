@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import baseline as B
 from ..errors import UsageError
 from ..policy import PASSING
+from ..records import Result
 from . import argtypes
 from .baseline import read_results, recorded
 
@@ -28,27 +29,29 @@ def register(sub) -> None:
     p.set_defaults(func=main)
 
 
-def drift_lines(results: list[dict], base: B.Baseline, now: dict) -> list[str]:
-    """The drift report, one finding per line."""
+def drift_lines(observed: list[B.Observed], base: B.Baseline, now: dict) -> list[str]:
+    """The drift report, one finding per line; each result is matched in its
+    run folder's environment (``Observed.fingerprint``)."""
     was = base.recorded or {}
     rec, cur = was.get("versions") or {}, now.get("versions") or {}
     changed = [f"  {p}: {rec.get(p, 'not recorded')} -> {cur.get(p, 'absent')}"
                for p in sorted(set(rec) | set(cur)) if rec.get(p) != cur.get(p)]
-    lines = [f"drift against {base.path} ({len(base.entries)} entries) over {len(results)} results"]
+    lines = [f"drift against {base.path} ({len(base.entries)} entries) over {len(observed)} results"]
     lines.append(f"package versions changed: {len(changed)}" + ("" if was else " (the baseline records none)"))
     lines += changed
     if "cpu" in was and "cpu" in now:
         gained, lost = sorted(set(now["cpu"]) - set(was["cpu"])), sorted(set(was["cpu"]) - set(now["cpu"]))
         lines.append("cpu flags: " + (", ".join([f"+{f}" for f in gained] + [f"-{f}" for f in lost]) or "same"))
-    appeared = {}
-    for r in results:
-        if r.get("verdict") in PASSING or base.match(r) is not None:
+    appeared: dict[tuple[str, str, str], Result] = {}
+    for o in observed:
+        r = o.result
+        if r.verdict in PASSING or base.match(r, o.fingerprint) is not None:
             continue
-        appeared.setdefault((r["impl"], r["property"], r["dtype"]), r)
+        appeared.setdefault((r.impl, r.property, r.dtype), r)
     lines.append(f"findings appeared: {len(appeared)}")
     for (impl, prop, dtype), r in sorted(appeared.items()):
-        lines.append(f"  + {impl} {prop} {dtype}: {r['verdict']}: {str(r.get('message', ''))[:140]}")
-    gone = base.stale(results)
+        lines.append(f"  + {impl} {prop} {dtype}: {r.verdict}: {r.message[:140]}")
+    gone = base.stale(observed)
     lines.append(f"findings disappeared: {len(gone)}")
     lines += [f"  - {e.describe()[:220]}" for e in gone]
     return lines

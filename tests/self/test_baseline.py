@@ -4,16 +4,19 @@ narrowing, stale entries, and one-line errors for a bad file."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.baseline import Baseline, Entry, dump, load
+from harness.baseline import Baseline, Entry, Observed, dump, load
 from harness.errors import UsageError
+from harness.records import Result
 from harness.registry import all_impls, glob_match, select
 
-ROW = {"impl": "tf.nn.softmax[onednn=off]", "property": "accuracy", "dtype": "float32", "regime": "underflow",
-       "verdict": "out-of-bound"}
+ROW = Result.from_json({"impl": "tf.nn.softmax[onednn=off]", "family": "tensorflow", "function": "softmax",
+                        "property": "accuracy", "dtype": "float32", "regime": "underflow", "verdict": "out-of-bound",
+                        "schema": 1})
 
 
 def test_ids_with_brackets_match_literally():
@@ -27,17 +30,17 @@ def test_ids_with_brackets_match_literally():
 def test_entry_matching():
     b = Baseline([Entry("tf.nn.softmax[onednn=off]", "accuracy", "float*", verdict="out-of-bound", reason="ftz")])
     assert b.match(ROW).reason == "ftz"
-    assert b.match({**ROW, "verdict": "wrong-special"}) is None  # narrowed verdict: a change is news
-    assert b.match({**ROW, "property": "stability"}) is None
-    assert b.match({**ROW, "impl": "tf.nn.softmax[onednn=on]"}) is None
+    assert b.match(replace(ROW, verdict="wrong-special")) is None  # narrowed verdict: a change is news
+    assert b.match(replace(ROW, property="stability")) is None
+    assert b.match(replace(ROW, impl="tf.nn.softmax[onednn=on]")) is None
 
 
 def test_stale_entry_is_reported():
     b = Baseline([Entry("tf.nn.softmax[onednn=off]", "accuracy", "*", reason="ftz")])
-    passing = {**ROW, "verdict": "good"}
-    assert b.stale([passing]) == b.entries
-    assert b.stale([ROW]) == []
-    assert b.stale([{**passing, "impl": "other"}]) == []  # never ran: not stale
+    passing = replace(ROW, verdict="good")
+    assert b.stale([Observed(passing)]) == b.entries
+    assert b.stale([Observed(ROW)]) == []
+    assert b.stale([Observed(replace(passing, impl="other"))]) == []  # never ran: not stale
 
 
 def test_dump_load_round_trip(tmp_path):
@@ -82,8 +85,7 @@ def test_every_glob_in_tox_and_readme_selects_an_implementation():
 FP_OLD = {"versions": {"scipy": "1.16.3", "numpy": "2.4.6", "hypothesis": "6.170.17"}, "cpu": ["avx2"]}
 FP_NEW = {"versions": {"scipy": "1.17.1", "numpy": "2.4.6", "hypothesis": "6.170.17"},
           "cpu": ["avx2", "avx512_fp16"]}
-SCIPY_ROW = {"impl": "scipy.special.logsumexp", "family": "scipy", "property": "contract", "dtype": "bfloat16",
-             "regime": "-", "verdict": "error"}
+SCIPY_ROW = Result("scipy.special.logsumexp", "scipy", "logsumexp", "contract", "bfloat16", "-", "error")
 
 
 def test_when_conditions_on_versions_and_cpu_flags():
@@ -93,7 +95,7 @@ def test_when_conditions_on_versions_and_cpu_flags():
     assert not Entry("x", when={"torch": ">=2"}).holds(FP_NEW)  # absent package: condition false
     b = Baseline([e])
     assert b.match(SCIPY_ROW, FP_NEW) is e and b.match(SCIPY_ROW, FP_OLD) is None
-    assert b.stale([{**SCIPY_ROW, "verdict": "exact"}], FP_OLD) == []  # could not have fired there
+    assert b.stale([Observed(replace(SCIPY_ROW, verdict="exact"))], FP_OLD) == []  # could not have fired there
 
 
 def test_new_failure_where_the_environment_differs_is_environment_dependent():
@@ -102,10 +104,28 @@ def test_new_failure_where_the_environment_differs_is_environment_dependent():
     assert note.startswith("environment-dependent") and "scipy 1.16.3 -> 1.17.1" in note
     assert "cpu +avx512_fp16" in note
     assert b.classify(SCIPY_ROW, FP_OLD) is None  # same environment: new, fails the run
-    torch_row = {**SCIPY_ROW, "impl": "torch.softmax[cpu]", "family": "torch"}
+    torch_row = replace(SCIPY_ROW, impl="torch.softmax[cpu]", family="torch")
     assert "scipy" not in b.classify(torch_row, FP_NEW)  # only what the family depends on
     assert b.classify(torch_row, {**FP_NEW, "cpu": ["avx2"]}) is None
     assert Baseline([]).classify(SCIPY_ROW, FP_NEW) is None  # nothing recorded: strict
+
+
+def test_each_result_is_judged_in_its_run_folders_environment():
+    """The fingerprint of a result's folder travels with it (Observed): a `when` entry fires for a
+    result computed where it holds, whatever this process has installed."""
+    from harness.baseline import from_results
+    from harness.commands.drift import drift_lines
+
+    e = Entry("scipy.special.logsumexp", "contract", "bfloat16", reason="raises", when={"scipy": ">=1.17"})
+    b = Baseline([e], recorded=FP_NEW)
+    there, elsewhere = Observed(SCIPY_ROW, FP_NEW), Observed(SCIPY_ROW, FP_OLD)
+    assert "findings appeared: 0" in "\n".join(drift_lines([there], b, FP_NEW))
+    assert "findings appeared: 1" in "\n".join(drift_lines([elsewhere], b, FP_NEW))
+    passing = replace(SCIPY_ROW, verdict="exact")
+    assert b.stale([Observed(passing, FP_NEW)]) == [e] and b.stale([Observed(passing, FP_OLD)]) == []
+    assert [(x.reason, x.when) for x in from_results([there], b)] == [("raises", e.when)]  # its reason kept
+    # Computed where the entry does not hold: a new entry, and the conditional one kept for elsewhere.
+    assert [x.reason for x in from_results([elsewhere], b)] == ["error: ", "raises"]
 
 
 def test_when_and_recorded_round_trip(tmp_path):
@@ -133,12 +153,12 @@ def test_drift_names_versions_and_findings_that_moved():
     from harness.commands.drift import drift_lines
 
     b = Baseline([Entry("scipy.special.logsumexp", "stability", "float32", reason="old finding")], recorded=FP_OLD)
-    results = [{**SCIPY_ROW, "dtype": "float32"},  # appeared
-               {**SCIPY_ROW, "property": "stability", "dtype": "float32", "verdict": "good"}]  # disappeared
+    results = [Observed(replace(SCIPY_ROW, dtype="float32")),  # appeared
+               Observed(replace(SCIPY_ROW, property="stability", dtype="float32", verdict="good"))]  # disappeared
     text = "\n".join(drift_lines(results, b, FP_NEW))
     assert "scipy: 1.16.3 -> 1.17.1" in text and "+avx512_fp16" in text
     assert "findings appeared: 1" in text and "+ scipy.special.logsumexp contract float32: error" in text
     assert "findings disappeared: 1" in text and "old finding" in text
-    same = "\n".join(drift_lines(results[1:2] + [{**SCIPY_ROW, "property": "stability", "dtype": "float32",
-                                                 "verdict": "out-of-bound"}], b, FP_OLD))
+    same = "\n".join(drift_lines(results[1:2] + [Observed(replace(SCIPY_ROW, property="stability", dtype="float32",
+                                                                 verdict="out-of-bound"))], b, FP_OLD))
     assert "package versions changed: 0" in same and "findings appeared: 0" in same and "disappeared: 0" in same

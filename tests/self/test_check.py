@@ -206,25 +206,25 @@ def test_a_harness_failure_in_the_child_is_reported_not_blamed_on_a_crash(capsys
     got = []
     left = run_tasks(target_impl(target, "softmax"), target, "softmax", [("float32", "accuracy")],
                      {"budget": "no-such-budget", "max_examples": 2, "seed": 1}, 60, got.extend)
-    assert left == [] and [r["verdict"] for r in got] == ["error"]
-    assert got[0]["message"].startswith("internal harness error: UsageError")
+    assert left == [] and [r.verdict for r in got] == ["error"]
+    assert got[0].message.startswith("internal harness error: UsageError")
     assert "Traceback" in capsys.readouterr().err
 
 
 def test_a_long_case_reproducer_reads_its_case_from_a_file(tmp_path):
     from harness.commands.check_output import _store_long_case
     from harness.conformance import reproducer
-    from harness.records import Case
+    from harness.records import Case, Result
     from harness.targets import target_impl
 
     impl = target_impl(f"{ROOT / FIX}:naive_softmax", "softmax")
     case = Case(np.linspace(60, 100, 40000).astype(np.float32), -1, "long-row")  # exp overflows
-    r = {"reproducer": reproducer(impl, case, "accuracy"), "case": case.to_json(), "case_id": case.id,
-         "impl": impl.id, "property": "accuracy"}
-    assert len(r["reproducer"]) > 128 * 1024  # too long for one command-line argument on Linux
+    r = Result(impl.id, impl.family, impl.function, "accuracy", "float32", case.regime, "out-of-bound",
+               reproducer=reproducer(impl, case, "accuracy"), case=case.to_json(), case_id=case.id)
+    assert len(r.reproducer) > 128 * 1024  # too long for one command-line argument on Linux
     _store_long_case(r, str(tmp_path / "r.jsonl"))
-    assert len(r["reproducer"]) < 1000 and (tmp_path / "r.jsonl.cases" / f"{case.id}.json").is_file()
-    rep = run_reproducer(r["reproducer"], tmp_path)
+    assert len(r.reproducer) < 1000 and (tmp_path / "r.jsonl.cases" / f"{case.id}.json").is_file()
+    rep = run_reproducer(r.reproducer, tmp_path)
     assert rep.returncode == 0 and "accuracy: " in rep.stdout, rep.stderr
     assert "accuracy: exact" not in rep.stdout and "accuracy: good" not in rep.stdout, rep.stdout
 

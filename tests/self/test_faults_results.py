@@ -197,3 +197,31 @@ def test_readers_take_the_newest_complete_run_or_all_runs(tmp_path, capsys):
     assert len([p for p in (tmp_path / "m").iterdir() if p.is_dir()]) == 3
     assert main(["baseline", str(env), "--all-runs", "--file", str(tmp_path / "b.toml")]) == 0
     capsys.readouterr()
+
+
+def test_result_lines_are_read_by_the_one_reader(tmp_path):
+    """read_results (baseline, drift) and the plugin's summary read each line with Result.loads:
+    a line that is not a result is a one-line usage error naming file:line there, and skipped by
+    the summary (a writer killed mid-line), which shows the rest.  Each result carries its run
+    folder's environment as a typed pair, not as a key added to the result."""
+    import pytest
+
+    from harness.commands.baseline import read_results
+    from harness.errors import UsageError
+    from harness.records import Result
+    from harness.summary import read_run
+
+    env = tmp_path / "res" / "e"
+    run = _fake_run(env, "20260101T000000Z-aaaa", 100.0, 2,
+                    {"finished": 150.0, "versions": {"scipy": "1.17.1"}, "cpu": ["avx2"]})
+    observed = read_results([str(env)])
+    assert [type(o.result) for o in observed] == [Result, Result]
+    assert all(o.fingerprint == {"versions": {"scipy": "1.17.1"}, "cpu": ["avx2"]} for o in observed)
+    good = (run / "main-1.jsonl").read_text()
+    bad_verdict = Result("x.y", "x", "softmax", "accuracy", "float64", "-", "exact").dumps().replace("exact", "greatt")
+    for tail, says in (('{"impl": "x.cut', "not valid JSON"), (bad_verdict, "'greatt'")):
+        (run / "main-1.jsonl").write_text(good + tail + "\n")
+        assert [r.impl for r in read_run(run)] == ["x.impl0", "x.impl1"]
+        with pytest.raises(UsageError) as e:
+            read_results([str(env)])
+        assert str(e.value).startswith(f"{run / 'main-1.jsonl'}:3: ") and says in str(e.value), str(e.value)

@@ -15,7 +15,7 @@ from harness import policy
 from harness.commands.check import _rank
 from harness.evaluate import accuracy
 from harness.properties import PROPERTIES
-from harness.records import Case, Finding, Impl
+from harness.records import Case, Finding, Impl, Result
 from harness.special_values import ROW_CLASSES, check_class, mixed_dtypes, summary
 from harness.strategies.dtype_helpers import cast
 
@@ -199,13 +199,14 @@ def test_an_input_mutation_is_reported_beside_the_numerical_finding():
 
 
 def test_the_headline_ranks_numerical_defects_before_errors():
-    rows = [{"verdict": "error", "regime": "ordinary", "property": "accuracy"},
-            {"verdict": "mutated-input", "regime": "ordinary", "property": "contract"},
-            {"verdict": "out-of-bound", "regime": "long-row", "property": "accuracy", "max_ulp": 40.0},
-            {"verdict": "wrong-special", "regime": "special:+inf", "property": "special_values"},
-            {"verdict": "crash", "regime": "ordinary", "property": "accuracy"}]
-    assert max(rows, key=_rank)["regime"] == "long-row"
-    assert [r["verdict"] for r in sorted(rows, key=_rank, reverse=True)][:3] == \
+    rows = [Result("i", "user", "softmax", prop, "float32", regime, verdict, max_ulp=ulp)
+            for verdict, regime, prop, ulp in (("error", "ordinary", "accuracy", None),
+                                               ("mutated-input", "ordinary", "contract", None),
+                                               ("out-of-bound", "long-row", "accuracy", 40.0),
+                                               ("wrong-special", "special:+inf", "special_values", None),
+                                               ("crash", "ordinary", "accuracy", None))]
+    assert max(rows, key=_rank).regime == "long-row"
+    assert [r.verdict for r in sorted(rows, key=_rank, reverse=True)][:3] == \
         ["out-of-bound", "wrong-special", "crash"]
 
 
