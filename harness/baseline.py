@@ -210,7 +210,7 @@ class Baseline:
     def stale(self, observed: list[Observed], fp: dict | None = None) -> list[Entry]:
         """Entries that ran (covered by some result) and matched no failure;
         each result judged in its folder's environment, else ``fp``."""
-        from .policy import PASSING
+        from .verdicts import PASSING
 
         rs = [(o.result, o.fingerprint or fp) for o in observed]  # this process's only if needed (costly)
         return [e for e in self.entries
@@ -236,8 +236,8 @@ def _unregistered(impl_glob: str, ids: set[str]) -> bool:
 def load(path: str | Path) -> Baseline:
     import warnings
 
-    from .policy import VERDICTS
     from .registry import all_impls
+    from .verdicts import VERDICTS
 
     p = Path(path)
     try:
@@ -322,7 +322,7 @@ def dump(entries: list[Entry], recorded: dict | None = None) -> str:
 def from_results(observed: list[Observed], old: Baseline | None = None) -> list[Entry]:
     """One entry per failing (impl, property, dtype, regime family), keeping
     the reasons of old entries that still match."""
-    from .policy import PASSING
+    from .verdicts import PASSING
 
     seen: dict[tuple, Entry] = {}
     for o in observed:

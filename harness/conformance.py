@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from . import budgets, policy
+from . import budgets, verdicts
 from .arrays import encode_array
 from .capability import dtype_refusal
 from .properties import PROPERTIES
@@ -71,7 +71,7 @@ def _weight(f: Finding) -> tuple:
     (an example the property could not be applied to, such as logits with no
     exact shift), then the most severe.  Ranked by severity alone, one such
     example hid every graded one, and the property read as never checked."""
-    return (f.verdict != "unsupported", policy.severity(f))
+    return (f.verdict != "unsupported", verdicts.severity(f))
 
 
 def _blob(exc: BaseException) -> str | None:
@@ -169,7 +169,7 @@ def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config
                 ratio = float(f.max_ulp) / float(f.budget_ulp)
             if math.isfinite(ratio):
                 target(float(np.log2(1 + min(max(ratio, 0.0), 1e30))), label="error/budget")
-        if not policy.passes(f.verdict, gate):
+        if not verdicts.passes(f.verdict, gate):
             raise ConformanceFailure(f, case)
 
     if config.database is not None:
@@ -201,7 +201,7 @@ def special_values(impl: Impl, dtype: str, env: dict | None = None, conventions:
                           message=f.message, case_id=case.id, case=case.to_json(), device=impl.device,
                           env=env or {}, duration=dt, stats=f.stats,
                           reproducer=reproducer(impl, case, "special_values")
-                          if not policy.passes(f.verdict) else ""))
+                          if not verdicts.passes(f.verdict) else ""))
     return out
 
 

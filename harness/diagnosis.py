@@ -20,7 +20,7 @@ import numpy as np
 
 from oracles import FORMATS, Format
 
-from . import policy
+from . import verdicts
 from .arrays import decode_array, slices
 from .ulp import ulp_of
 
@@ -336,7 +336,7 @@ def _log_accumulate(r: dict) -> Hit | None:
 
 def _hits(r: dict) -> list[Hit]:
     """Every signature one failing result fits, the most specific first."""
-    if not isinstance(r, dict) or not isinstance(r.get("verdict"), str) or policy.passes(r["verdict"]):
+    if not isinstance(r, dict) or not isinstance(r.get("verdict"), str) or verdicts.passes(r["verdict"]):
         return []
     h, ev = _contract(r), _evidence(r)
     if h is None and ev is None and r.get("property") == "accuracy" and r.get("function") == "softmax":
@@ -359,7 +359,7 @@ def _narrow_by_size(results: list[dict], seen: set[str]) -> list[Hit]:
     format, while that format's own accuracy passes (unless outputs said it: ``seen``)."""
     acc = [r for r in results if isinstance(r, dict) and r.get("property") == "accuracy"
            and r.get("function") == "softmax" and isinstance(r.get("verdict"), str) and isinstance(r.get("dtype"), str)]
-    ok = {(str(r.get("impl")), r["dtype"]) for r in acc if policy.passes(r["verdict"])}
+    ok = {(str(r.get("impl")), r["dtype"]) for r in acc if verdicts.passes(r["verdict"])}
     hits = []
     for r in acc:
         d, ulps = FORMATS.get(r["dtype"]), r.get("max_ulp")

@@ -18,7 +18,7 @@ from oracles import Exact, format_of
 from oracles import fast as fast_oracle
 from oracles.api import sparse_slices
 
-from . import policy
+from . import policy, verdicts
 from .arrays import output_sha
 from .functions import ROW_WISE, output_shape
 from .records import Case, Finding, Impl, finite_or_none, is_soft
@@ -207,7 +207,7 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
     stats = {"n_special": int(meas.special.sum()), "n_elements": int(tiers.size),
              "points": _points(case, impl.function, meas.err, bud.bounded),
              "output_sha": output_sha(got),
-             "grades": {g: int((tiers == i).sum()) for i, g in enumerate(policy.GRADES + ("out-of-bound",))
+             "grades": {g: int((tiers == i).sum()) for i, g in enumerate(verdicts.GRADES + ("out-of-bound",))
                         if (tiers == i).any()}}
     return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats,
                    output=got, expected=ex.rounded)

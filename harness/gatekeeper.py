@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import policy
+from . import verdicts
 from .records import Case, Result
 from .session import HarnessConfig
 
@@ -51,16 +51,16 @@ class Conformance:
         return self.gate(res)
 
     def _write_or_known(self, res: Result) -> None:
-        if not policy.passes(res.verdict, self.h.gate):
+        if not verdicts.passes(res.verdict, self.h.gate):
             res.known = self.h.baseline.classify(res)
         self.h.write(res)
 
     def gate(self, res: Result, others: list | None = None) -> Result:
-        failing = [r for r in (others or []) if not policy.passes(r.verdict, self.h.gate) and not r.known]
-        if failing and policy.passes(res.verdict, self.h.gate):
+        failing = [r for r in (others or []) if not verdicts.passes(r.verdict, self.h.gate) and not r.known]
+        if failing and verdicts.passes(res.verdict, self.h.gate):
             self.h.write(res)
             pytest.fail("\n".join(_failure_text(r) for r in failing), pytrace=False)
-        if not policy.passes(res.verdict, self.h.gate):
+        if not verdicts.passes(res.verdict, self.h.gate):
             res.known = self.h.baseline.classify(res)
             if res.known is not None:
                 self.h.write(res)

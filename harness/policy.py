@@ -58,6 +58,7 @@ is 6.1e-5, a probability a sampler can draw: there FTZ is out-of-bound.
 Grades, per element, then the worst over the output:
     exact <= 0.5 ulp; faithful <= 1 ulp; good <= the log2(n) bound;
     bounded <= SAFETY * the recursive-summation bound; else out-of-bound.
+The verdicts, their order and the gates are in harness/verdicts.py.
 """
 
 from __future__ import annotations
@@ -70,46 +71,12 @@ import numpy as np
 from oracles import FORMATS, Format
 
 from .functions import PROBABILITIES
+from .verdicts import GRADES
 
 C_EXP = 4.0
 C_LOG = 4.0
 SAFETY = 2.0
 ABS_ULPS = 2.0
-
-# Verdicts, best to worst.  The default gate fails on out-of-bound and worse.
-GRADES = ("exact", "faithful", "good", "bounded")
-VERDICTS = (
-    "exact",
-    "faithful",
-    "good",
-    "bounded",
-    "ftz",
-    "known",
-    "unsupported",
-    "unavailable",
-    "out-of-bound",
-    "wrong-special",
-    "wrong-dtype",
-    "wrong-shape",
-    "mutated-input",
-    "nondeterministic",
-    "error",
-    "crash",
-    "timeout",
-)
-PASSING = frozenset({"exact", "faithful", "good", "bounded", "ftz", "known", "unsupported", "unavailable"})
-GATES = {
-    "bounded": PASSING,
-    "good": PASSING - {"bounded", "ftz"},
-}
-# "Not judged": the verdict of the whole check is INCOMPLETE, not NON-CONFORMANT.
-NOT_JUDGED = frozenset({"timeout"})
-# The headline names the most actionable failure: numerical defects first,
-# then the ones that stop a caller (crash, wrong shape), then the rest.
-HEADLINE = ("wrong-special", "out-of-bound", "crash", "nondeterministic", "wrong-shape", "wrong-dtype",
-            "mutated-input", "error", "timeout")
-_RANK = {v: i for i, v in enumerate(VERDICTS)}
-
 
 FTZ_PASSES_BELOW = 1e-30  # smallest normal under which a flush is "ftz" (bf16/f32/f64), not a defect (f16)
 
@@ -129,25 +96,6 @@ def flush_verdict(fmt: Format) -> str:
 def flush_message(fmt: Format) -> str:
     return (f"subnormal results flushed to zero (FTZ): up to {fmt.min_normal:.2g} lost"
             + ("" if fmt.min_normal < FTZ_PASSES_BELOW else f", a real probability in {fmt.name}"))
-
-
-def rank(verdict: str) -> int:
-    """Position in VERDICTS, best first; a verdict not listed ranks worst."""
-    return _RANK.get(verdict, len(VERDICTS))
-
-
-def severity(finding) -> tuple:
-    """Order of findings (anything with ``verdict`` and ``max_ulp``): the verdict, then the larger error."""
-    return (rank(finding.verdict), finding.max_ulp or 0.0)
-
-
-def worst(verdicts) -> str:
-    vs = list(verdicts)
-    return max(vs, key=rank) if vs else "exact"
-
-
-def passes(verdict: str, gate: str = "bounded") -> bool:
-    return verdict in GATES[gate]
 
 
 def acc_format(fmt: Format) -> Format:

@@ -273,7 +273,7 @@ class Result:
             v = d.get(k, None)
             if k in d and (not isinstance(v, types) or (isinstance(v, bool) and bool not in types)):
                 raise ResultError(f"field {k!r} has type {type(v).__name__}")
-        from .policy import VERDICTS
+        from .verdicts import VERDICTS
 
         if d["verdict"] not in VERDICTS:  # it would be counted, and ranked as the worst of all
             raise ResultError(f"unknown verdict {d['verdict']!r}; expected one of {', '.join(VERDICTS)}")

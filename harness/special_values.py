@@ -27,7 +27,7 @@ import numpy as np
 
 from oracles import PROFILES, format_of
 
-from . import policy
+from . import verdicts
 from .evaluate import accuracy, expected, invoke
 from .records import Case, Finding, Impl
 from .ulp import measure
@@ -122,9 +122,9 @@ def _observe(impl: Impl, case: Case, name: str) -> dict:
         raises = name in RAISES_ALWAYS or name in impl.raises_on
         return {"returned": _short(None, oc.error), "error": oc.error,
                 "matched": ["raises"] if raises else [], "profiles": {p: "error" for p in PROFILES}}
-    verdicts = _followed(impl, case, np.asarray(oc.output))
-    matched = [p for p in PROFILES if policy.passes(verdicts[p])]
-    return {"returned": _short(oc.output, None), "error": None, "matched": matched, "profiles": verdicts}
+    by_profile = _followed(impl, case, np.asarray(oc.output))
+    matched = [p for p in PROFILES if verdicts.passes(by_profile[p])]
+    return {"returned": _short(oc.output, None), "error": None, "matched": matched, "profiles": by_profile}
 
 
 def name_convention(matched: list[str], error: str | None, prefer: str = "ieee") -> str:

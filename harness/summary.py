@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from .policy import VERDICTS, worst
 from .records import Result, ResultError
+from .verdicts import VERDICTS, worst
 
 
 def table(results: list[Result], width: int = 60) -> str:

@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable
 
 from harness.dtypes import DTYPES
-from harness.policy import PASSING, worst
 from harness.records import FUNCTIONS, Result
+from harness.verdicts import PASSING, worst
 
 PROFILES = ("ieee", "limit", "masked")
 NEUTRAL = ("unsupported", "unavailable")  # do not colour a cell when anything else ran

@@ -20,7 +20,7 @@ import re
 import time
 from pathlib import Path
 
-from harness.policy import PASSING, VERDICTS, rank
+from harness.verdicts import PASSING, VERDICTS, rank
 
 from . import plot_layout
 from .common import MAX_FAILURES, PROFILES, VERDICT_COLOURS, fmt_time, fmt_ulp

@@ -36,6 +36,10 @@ CORE = (
     "harness/session.py",
     "harness/plugin.py",
     "harness/gatekeeper.py",
+    "harness/verdicts.py",
+    "harness/functions.py",
+    "harness/budgets.py",
+    "harness/arrays.py",
 )
 
 ERROR = re.compile(r"^(?P<path>[^:\s][^:]*):\d+(?::\d+)?: error: ")

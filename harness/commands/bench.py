@@ -84,7 +84,7 @@ def zoo_times() -> list[dict]:
     sys.path.insert(0, str(zoo_dir))
     import zoo
 
-    from .. import policy
+    from .. import verdicts
     from ..conformance import explore
 
     out = []
@@ -93,7 +93,7 @@ def zoo_times() -> list[dict]:
         caught = None
         for dtype in m.dtypes:
             for prop in m.expect:
-                if not policy.passes(explore(m.impl, dtype, prop, budget="ci").verdict):
+                if not verdicts.passes(explore(m.impl, dtype, prop, budget="ci").verdict):
                     caught = f"{prop} ({dtype})"
                     break
             if caught:

@@ -95,14 +95,14 @@ def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
 
 def _rank(r: Result) -> tuple:
     """Headline order: numerical defects (out-of-bound, wrong-special) first,
-    then the rest in policy.HEADLINE order; within a kind, a failure on
+    then the rest in verdicts.HEADLINE order; within a kind, a failure on
     searched input before a special-value class, then the larger error."""
-    from .. import policy
+    from .. import verdicts
 
     v = r.verdict
     numerical = v in ("wrong-special", "out-of-bound")
     searched = not r.regime.startswith("special:")
-    kind = -policy.HEADLINE.index(v) if v in policy.HEADLINE else -99
+    kind = -verdicts.HEADLINE.index(v) if v in verdicts.HEADLINE else -99
     return (numerical, searched, kind, r.max_ulp or 0)
 
 
@@ -125,7 +125,7 @@ def main(args) -> int:
 
 
 def _check(args) -> int:
-    from .. import policy
+    from .. import verdicts
     from ..seeding import choose_seed
 
     dtypes = list(DTYPES) if args.dtypes is None else args.dtypes  # option values were checked by the parser
@@ -142,7 +142,7 @@ def _check(args) -> int:
     width = max(len(p) for _, p in tasks)
 
     def line(ok: bool, dtype: str, prop: str, verdict: str, message: str) -> None:
-        label = "ok  " if ok else ("----" if verdict in policy.NOT_JUDGED else "FAIL")
+        label = "ok  " if ok else ("----" if verdict in verdicts.NOT_JUDGED else "FAIL")
         say(f"{label} {dtype:9} {prop:{width}} {verdict:14} {clip(message, 110)}")
 
     def sink_task(rs: list[Result]) -> None:
@@ -153,15 +153,15 @@ def _check(args) -> int:
                 out.write(r.dumps() + "\n")
                 out.flush()
         if rs and rs[0].property == "special_values" and len(rs) > 1:
-            bad = [r for r in rs if not policy.passes(r.verdict)]
+            bad = [r for r in rs if not verdicts.passes(r.verdict)]
             for r in bad:
                 line(False, r.dtype, "special_values", r.verdict, r.message)
             if not bad:
-                line(True, rs[0].dtype, "special_values", policy.worst(r.verdict for r in rs),
+                line(True, rs[0].dtype, "special_values", verdicts.worst(r.verdict for r in rs),
                      f"{len(rs)} input classes, each following a convention")
             return
         for r in rs:
-            line(policy.passes(r.verdict), r.dtype, r.property, r.verdict, r.message)
+            line(verdicts.passes(r.verdict), r.dtype, r.property, r.verdict, r.message)
 
     opts = {"budget": args.budget, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
             "conventions": args.conventions}
@@ -186,7 +186,7 @@ def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     """The closing lines: conventions found, then CONFORMANT (0),
     NON-CONFORMANT (1) or INCOMPLETE (3: nothing failed, something was not
     judged), with the headline failure, its input and a reproducer."""
-    from .. import policy
+    from .. import verdicts
     from ..special_values import mixed_dtypes, summary
 
     # special_values' summaries and diagnosis still read result objects as dicts (their own step).
@@ -199,8 +199,8 @@ def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     mixed = mixed_dtypes(special)
     for m in mixed:
         say(f"FAIL mixed conventions across dtypes: {m}")
-    not_judged = [r for r in results if r.verdict in policy.NOT_JUDGED]
-    bad = [r for r in results if not policy.passes(r.verdict) and r.verdict not in policy.NOT_JUDGED]
+    not_judged = [r for r in results if r.verdict in verdicts.NOT_JUDGED]
+    bad = [r for r in results if not verdicts.passes(r.verdict) and r.verdict not in verdicts.NOT_JUDGED]
     say(f"\n{len(results)} results in {seconds:.1f} s" + (f", written to {args.json}" if args.json else ""))
     if args.report:
         _report(results, args.report)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .. import baseline as B
 from ..errors import UsageError
-from ..policy import PASSING
 from ..records import Result
+from ..verdicts import PASSING
 from . import argtypes
 from .baseline import read_results, recorded
 

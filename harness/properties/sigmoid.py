@@ -19,7 +19,7 @@ import numpy as np
 
 from oracles import format_of
 
-from .. import policy
+from .. import verdicts
 from ..judging import checked, grade_pair, ulp_distance
 from ..records import Case, Finding, Impl
 from . import register
@@ -92,4 +92,4 @@ def sigmoid_equivalence(impl: Impl, case: Case) -> Finding:
                                     f"{partner.id}([a, b])[1] vs sigmoid(fl(b - a))"))
 
 
-    return max(findings, key=policy.severity)
+    return max(findings, key=verdicts.severity)

@@ -7,7 +7,7 @@ import numpy as np
 
 from oracles import format_of
 
-from .. import policy
+from .. import policy, verdicts
 from ..judging import checked, signed_errors, spread
 from ..records import Case, Finding, Impl
 from . import register
@@ -111,6 +111,6 @@ def special_values_prop(impl: Impl, case: Case) -> Finding:
     worst: Finding | None = None
     for name, values in classes_for(impl).items():
         f, _ = check_class(impl, case.dtype, name, values)
-        if worst is None or policy.rank(f.verdict) > policy.rank(worst.verdict):
+        if worst is None or verdicts.rank(f.verdict) > verdicts.rank(worst.verdict):
             worst = f
     return worst or Finding("special_values", "unsupported", message=f"no special-value class for {impl.function}")

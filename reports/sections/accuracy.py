@@ -5,7 +5,7 @@ search are lower bounds of the true max."""
 from __future__ import annotations
 
 from harness.dtypes import DTYPES
-from harness.policy import rank
+from harness.verdicts import rank
 
 from ..arrays import input_summary
 from ..common import cell_verdict, fmt_ulp, num

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from harness.diagnosis import diagnose_one
-from harness.policy import rank
+from harness.verdicts import rank
 
 from ..arrays import array_window, input_summary
 from ..common import MAX_REPRODUCER, dtype_order, failing, fmt_ulp, num

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from harness.dtypes import DTYPES
-from harness.policy import rank
+from harness.verdicts import rank
 
 from ..common import cell_verdict, dtype_order, failing, fmt_ulp, function_order, num
 from ..gather import ImplRow, Placed

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from harness.dtypes import SHORT as DTYPE_SHORT
-from harness.policy import worst
+from harness.verdicts import worst
 
 from ..common import PROFILES, cell_verdict, dtype_order, function_order
 from ..gather import ImplRow, Placed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness.policy import VERDICTS, rank
+from harness.verdicts import VERDICTS, rank
 
 from ..common import failing, fmt_time
 from ..gather import Gathered, Placed

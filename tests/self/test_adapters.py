@@ -20,9 +20,9 @@ import pytest
 
 from harness.baseline import Entry, current_fingerprint
 from harness.evaluate import accuracy, contract, expected_shape, invoke
-from harness.policy import GRADES
 from harness.records import FAMILIES, FUNCTIONS, Case, Impl
 from harness.registry import all_impls, glob_match
+from harness.verdicts import GRADES
 from oracles.formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]

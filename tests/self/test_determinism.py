@@ -128,7 +128,7 @@ def test_explore_without_a_seed_is_fixed_except_in_the_derandomized_budget():
 def test_a_random_run_replays_its_failure_from_the_database(tmp_path, monkeypatch):
     from zoo import MEMBERS
 
-    from harness import policy
+    from harness import verdicts
     from harness.conformance import explore
     from harness.impls.numpy_impls import _along, stable_softmax
 
@@ -137,13 +137,13 @@ def test_a_random_run_replays_its_failure_from_the_database(tmp_path, monkeypatc
     wrong = next(m.impl for m in MEMBERS if m.impl.id == "zoo.clamp_logits")
     seen: list = []
     found = explore(_recording(wrong, seen), "float64", "accuracy", budget="dev", seed=11, database=True)
-    assert not policy.passes(found.verdict), found.message
+    assert not verdicts.passes(found.verdict), found.message
     assert any(p.is_file() for p in db.rglob("*")), "the failing run saved nothing"
 
     # Another random run (another seed) starts the failing regime with the saved, shrunk case ...
     seen.clear()
     again = explore(_recording(wrong, seen), "float64", "accuracy", budget="dev", seed=12, database=True)
-    assert not policy.passes(again.verdict) and again.regime == found.regime
+    assert not verdicts.passes(again.verdict) and again.regime == found.regime
     assert _first_in(seen, found.regime) == found.case_id
     # ... which that seed alone would not have drawn first (so the assertion above can fail).
     seen.clear()
@@ -156,7 +156,7 @@ def test_a_random_run_replays_its_failure_from_the_database(tmp_path, monkeypatc
     seen.clear()
     fixed = dataclasses.replace(wrong, id="fixed.clamp_logits", fn=_along(stable_softmax))
     ok = explore(_recording(fixed, seen), "float64", "accuracy", budget="dev", seed=12, database=True)
-    assert policy.passes(ok.verdict), ok.message
+    assert verdicts.passes(ok.verdict), ok.message
     assert found.case_id not in {case_id for _, case_id in seen}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fixtures import diagnosis_kernels as K  # tests/self is on sys.path (conftest); fixtures: a namespace package
 
-from harness import policy
+from harness import verdicts
 from harness.arrays import encode_array
 from harness.conformance import explore, special_values
 from harness.diagnosis import diagnose, diagnose_one
@@ -48,7 +48,7 @@ def case(x, dtype, axis=-1, regime="ordinary") -> Case:
 
 def cause(fn, c: Case, prop: str = "accuracy") -> str | None:
     r = on_case(fn, c, prop)
-    assert not policy.passes(r["verdict"]), (r["verdict"], r["message"])
+    assert not verdicts.passes(r["verdict"]), (r["verdict"], r["message"])
     return diagnose_one(r)
 
 
@@ -90,7 +90,7 @@ def test_float64_computed_in_float32():
     assert diagnose_one(r) == "float64 computed in float32: every output is a float32 value (relative error ~2**-24)"
     # A long case keeps no output: errors of about float32's u while float32 itself passes say less, but enough.
     passing = on_case(K.float32_inside_softmax, case(ROWS, np.float32))
-    assert policy.passes(passing["verdict"])
+    assert verdicts.passes(passing["verdict"])
     blind = dict(r, output=None, expected=None)
     [line] = diagnose([blind, passing])
     assert line.startswith("float64 results only float32-accurate: relative errors ~2**-2"), line
@@ -171,9 +171,9 @@ CASES = [case(ROWS, np.float32), case(ROWS, np.float64), case(ROWS, K.BF16), cas
 
 def test_correct_kernels_and_unrelated_failures_get_no_diagnosis():
     ok = [on_case(K.upcast_softmax, c, p) for c in CASES for p in ("accuracy", "sum_to_one", "stability")]
-    assert all(policy.passes(r["verdict"]) for r in ok) and diagnose(ok) == []
+    assert all(verdicts.passes(r["verdict"]) for r in ok) and diagnose(ok) == []
     bad = [on_case(fn, c) for fn in (_biased, _reversed, _noisy, _raises_on_long_rows) for c in CASES[:4]]
-    bad = [r for r in bad if not policy.passes(r["verdict"])]  # half precision hides a small bias
+    bad = [r for r in bad if not verdicts.passes(r["verdict"])]  # half precision hides a small bias
     assert len(bad) >= 12 and diagnose(bad) == [], diagnose(bad)
 
 
@@ -209,7 +209,7 @@ def _log_cause(fn, function: str, c: Case) -> str | None:
     impl = Impl(f"check:diag:{fn.__name__}:{function}", "user", function, lambda cc: fn(cc.logits, cc.axis),
                 risky=True)
     f = PROPERTIES["accuracy"].fn(impl, c)
-    assert not policy.passes(f.verdict), (f.verdict, f.message)
+    assert not verdicts.passes(f.verdict), (f.verdict, f.message)
     oc, ex = invoke(impl, c), expected(c, function, impl.judge_dtype(c), impl.profile)
     return diagnose_one(Result(impl.id, impl.family, function, "accuracy", c.dtype, c.regime, f.verdict, f.max_ulp,
                                f.budget_ulp, f.message, f.worst_index, case_id=c.id, case=c.to_json(),

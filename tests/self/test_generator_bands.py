@@ -23,7 +23,7 @@ from fixtures.verdict_kernels import (
     upcast_softmax,
 )
 
-from harness import policy
+from harness import verdicts
 from harness.conformance import explore
 from harness.records import Impl
 from harness.strategies.shape_helpers import SHORT_MAX
@@ -43,7 +43,7 @@ def _caught(fn, name: str, seed: int, dtypes=DTYPES) -> str | None:
     """How check (accuracy, see the module docstring) catches ``fn`` with ``seed``, or None."""
     for dtype in dtypes:
         r = explore(_impl(fn, name), dtype, "accuracy", budget="dev", seed=seed)
-        if not policy.passes(r.verdict):
+        if not verdicts.passes(r.verdict):
             shape = r.case["logits"]["shape"] if r.case else "?"
             return f"{dtype}: {r.verdict} on {r.regime} {shape} axis {r.case.get('axis') if r.case else '?'}"
     return None

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import oracles
-from harness import policy
+from harness import policy, verdicts
 from harness.evaluate import budget_for, expected
 from harness.records import Case
 from harness.ulp import measure, ulp_of
@@ -57,8 +57,8 @@ def test_small_errors_grade_exact_and_faithful(ulps, want):
 
 
 def test_gate():
-    assert policy.passes("bounded") and not policy.passes("bounded", "good")
-    assert not policy.passes("out-of-bound") and not policy.passes("wrong-special")
+    assert verdicts.passes("bounded") and not verdicts.passes("bounded", "good")
+    assert not verdicts.passes("out-of-bound") and not verdicts.passes("wrong-special")
 
 
 def test_an_overflowing_float64_budget_does_not_pass_everything():
@@ -71,7 +71,7 @@ def test_an_overflowing_float64_budget_does_not_pass_everything():
     case = Case(x, upstream=np.full_like(x, 300.0))
     s = np.exp(x - x.max(-1, keepdims=True))
     s /= s.sum(-1, keepdims=True)
-    assert accuracy(registry.get("numpy.softmax_vjp"), case, np.zeros_like(x)).verdict in policy.PASSING
+    assert accuracy(registry.get("numpy.softmax_vjp"), case, np.zeros_like(x)).verdict in verdicts.PASSING
     wrong = accuracy(registry.get("numpy.softmax_vjp"), case, s * 300.0)
     assert wrong.verdict == "out-of-bound", wrong.message
     assert "absolute budget" in wrong.message

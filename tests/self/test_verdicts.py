@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_check import check
 
-from harness import policy
+from harness import verdicts
 from harness.commands.check import _rank
 from harness.evaluate import accuracy
 from harness.properties import PROPERTIES
@@ -73,7 +73,7 @@ def test_a_dtype_refused_with_one_clear_exception_is_unsupported(tmp_path):
     assert "unsupported: bfloat16 (raises TypeError: bfloat16 is not supported)" in r.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert {row["verdict"] for row in rows if row["dtype"] == "bfloat16"} == {"unsupported"}
-    assert all(policy.passes(row["verdict"]) and row["verdict"] != "unsupported"
+    assert all(verdicts.passes(row["verdict"]) and row["verdict"] != "unsupported"
                for row in rows if row["dtype"] == "float32" and row["property"] != "shift_invariance")
 
 
@@ -109,8 +109,8 @@ def _classes(fn, dtype="float32", gate=None) -> dict:
 
 def test_each_recognised_convention_passes_and_is_named():
     ieee, lim = _classes(_stable), _classes(_limit)
-    assert all(policy.passes(f.verdict) for f in ieee.values()), {k: f.message for k, f in ieee.items()}
-    assert all(policy.passes(f.verdict) for f in lim.values()), {k: f.message for k, f in lim.items()}
+    assert all(verdicts.passes(f.verdict) for f in ieee.values()), {k: f.message for k, f in ieee.items()}
+    assert all(verdicts.passes(f.verdict) for f in lim.values()), {k: f.message for k, f in lim.items()}
     assert ieee["+inf"].stats["convention"] == "ieee" and lim["+inf"].stats["convention"] == "limit"
     assert ieee["empty"].stats["convention"] == "raises ValueError"
     line = summary([{"dtype": "float32", "stats": f.stats} for f in lim.values()])
@@ -134,7 +134,7 @@ def test_gating_on_one_convention_fails_the_others():
 ])
 def test_output_that_follows_no_convention_fails(name, fn, cls):
     f = _classes(fn)[cls]
-    assert not policy.passes(f.verdict), f"{name}: {f.verdict}: {f.message}"
+    assert not verdicts.passes(f.verdict), f"{name}: {f.verdict}: {f.message}"
 
 
 def test_a_declared_raise_is_a_convention():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import policy
+from harness import verdicts
 from harness.conformance import explore, special_values
 from harness.impls import moved, unmove
 from harness.impls.numpy_impls import (
@@ -343,7 +343,7 @@ def flags(impl: Impl, dtype: str, prop: str) -> str | None:
     (None: it passes); special values through their fixed classes, as the
     suite runs them."""
     results = special_values(impl, dtype) if prop == "special_values" else [explore(impl, dtype, prop, budget="ci")]
-    bad = [r for r in results if not policy.passes(r.verdict)]
+    bad = [r for r in results if not verdicts.passes(r.verdict)]
     return f"{bad[0].verdict}: {bad[0].message[:200]}" if bad else None
 
 
