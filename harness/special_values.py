@@ -29,7 +29,7 @@ from oracles import PROFILES, format_of
 
 from . import verdicts
 from .evaluate import accuracy, expected, invoke
-from .records import Case, Finding, Impl
+from .records import Case, Finding, Impl, Result
 from .ulp import measure
 
 NAN, INF = math.nan, math.inf
@@ -185,17 +185,17 @@ def check_class(impl: Impl, dtype: str, name: str, values: list[float], gate: st
     return Finding("special_values", verdict, message=msg, stats=stats), case
 
 
-def summary(results: list[dict]) -> str:
+def summary(results: list[Result]) -> str:
     """One line over special-value results of several dtypes: which
     convention each class follows, e.g. ``+inf -> NaN (ieee); empty ->
     raises ValueError``; dtypes are named where they differ."""
     by_cls: dict[str, dict[str, list[str]]] = {}
     for r in results:
-        st = r.get("stats") or {}
+        st = r.stats
         cls, conv = st.get("input_class"), st.get("convention")
         if not cls or not conv or conv == "unsupported" or set(PROFILES) <= set(st.get("matched") or []):
             continue  # every convention agrees here (a NaN logit, a single one): nothing to name
-        by_cls.setdefault(cls, {}).setdefault(conv, []).append(r.get("dtype", "?"))
+        by_cls.setdefault(cls, {}).setdefault(conv, []).append(r.dtype)
     parts = []
     for cls, convs in by_cls.items():
         said = [f"{SAYS.get(c, '')} ({c})".strip() if c in SAYS else c for c in convs]
@@ -206,14 +206,14 @@ def summary(results: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def mixed_dtypes(results: list[dict]) -> list[str]:
+def mixed_dtypes(results: list[Result]) -> list[str]:
     """Classes whose followed conventions share none across dtypes: one
     implementation, two conventions for the same input."""
     by_cls: dict[str, list[tuple[str, set]]] = {}
     for r in results:
-        st = r.get("stats") or {}
+        st = r.stats
         if st.get("input_class") and st.get("convention") not in (None, "unsupported", "none"):
-            by_cls.setdefault(st["input_class"], []).append((r.get("dtype", "?"), set(st.get("matched") or [])))
+            by_cls.setdefault(st["input_class"], []).append((r.dtype, set(st.get("matched") or [])))
     out = []
     for cls, seen in by_cls.items():
         if len(seen) > 1 and not set.intersection(*(m for _, m in seen)):

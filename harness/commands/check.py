@@ -189,8 +189,7 @@ def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     from .. import verdicts
     from ..special_values import mixed_dtypes, summary
 
-    # special_values' summaries and diagnosis still read result objects as dicts (their own step).
-    special = [r.to_json() for r in results if r.property == "special_values"]
+    special = [r for r in results if r.property == "special_values"]
     if special:
         say(f"conventions: {summary(special) or 'none followed'}")
     refused = {r.dtype: r.stats["refused"] for r in results if r.stats.get("refused")}
@@ -221,7 +220,7 @@ def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     worst = max(bad, key=_rank)
     say(f"verdict: NON-CONFORMANT ({len(bad)} failing{tail}; worst: {worst.verdict} in {worst.property}, "
         f"{worst.dtype}, regime {worst.regime}: {clip(worst.message, 200)})")
-    for cause in diagnose([r.to_json() for r in bad])[:3]:
+    for cause in diagnose(bad)[:3]:
         say(f"likely cause: {cause}")
     _headline(worst)
     return 1

@@ -35,7 +35,7 @@ def _failure(i: int, p: Placed, row: ImplRow | None, also: list[str]) -> Failure
         src=f"{p.dir}/{p.src}",
         detail_error=r.stats.get("detail_error"),
         also=also,
-        cause=diagnose_one(r.to_json()),  # the diagnosis reads results as written (dicts)
+        cause=diagnose_one(r),
     )
 
 

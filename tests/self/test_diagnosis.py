@@ -8,7 +8,7 @@ search itself."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,7 +30,7 @@ def _impl(fn) -> Impl:  # as `check` builds a user's target
     return Impl(f"check:diag:{fn.__name__}", "user", "softmax", lambda c: fn(c.logits, c.axis), risky=True)
 
 
-def on_case(fn, case: Case, prop: str = "accuracy") -> dict:
+def on_case(fn, case: Case, prop: str = "accuracy") -> Result:
     """The Result a failing search stores for ``case`` (as conformance._result builds it)."""
     impl = _impl(fn)
     f = PROPERTIES[prop].fn(impl, case)
@@ -39,7 +39,7 @@ def on_case(fn, case: Case, prop: str = "accuracy") -> dict:
     return Result(impl.id, impl.family, impl.function, prop, case.dtype, case.regime, f.verdict, f.max_ulp,
                   f.budget_ulp, f.message, f.worst_index, case_id=case.id, case=case.to_json(),
                   output=None if oc.output is None else encode_array(oc.output), expected=encode_array(ex.rounded),
-                  stats=f.stats).to_json()
+                  stats=f.stats)
 
 
 def case(x, dtype, axis=-1, regime="ordinary") -> Case:
@@ -48,7 +48,7 @@ def case(x, dtype, axis=-1, regime="ordinary") -> Case:
 
 def cause(fn, c: Case, prop: str = "accuracy") -> str | None:
     r = on_case(fn, c, prop)
-    assert not verdicts.passes(r["verdict"]), (r["verdict"], r["message"])
+    assert not verdicts.passes(r.verdict), (r.verdict, r.message)
     return diagnose_one(r)
 
 
@@ -59,7 +59,7 @@ def test_textbook_softmax_on_bfloat16_sums_in_bfloat16():
                                                   "sums to 256, not 1023 (a running bfloat16 sum of 1s stalls at 256)"]
     # A long case keeps no output; the message's worst value is enough for a row of equal logits.
     r = on_case(K.textbook_softmax, case(np.zeros((3, 4097)), K.BF16, regime="uniform"))
-    assert "4097 equal logits sums to 256" in diagnose_one(dict(r, output=None, expected=None))
+    assert "4097 equal logits sums to 256" in diagnose_one(replace(r, output=None, expected=None))
 
 
 def _float16_running_sum(x, axis=-1):
@@ -90,8 +90,8 @@ def test_float64_computed_in_float32():
     assert diagnose_one(r) == "float64 computed in float32: every output is a float32 value (relative error ~2**-24)"
     # A long case keeps no output: errors of about float32's u while float32 itself passes say less, but enough.
     passing = on_case(K.float32_inside_softmax, case(ROWS, np.float32))
-    assert verdicts.passes(passing["verdict"])
-    blind = dict(r, output=None, expected=None)
+    assert verdicts.passes(passing.verdict)
+    blind = replace(r, output=None, expected=None)
     [line] = diagnose([blind, passing])
     assert line.startswith("float64 results only float32-accurate: relative errors ~2**-2"), line
     assert line.endswith("while float32 passes (computed or summed in float32?)")
@@ -124,14 +124,14 @@ def test_rows_that_interact():
 def test_nan_swallowed_from_outputs_and_from_special_values():
     line = cause(K.nan_swallowing_softmax, case([[np.nan, 0, 1, 2], [0, 1, 2, 3]], np.float32))
     assert line.startswith("NaN swallowed")
-    sv = [r.to_json() for r in special_values(_impl(K.nan_swallowing_softmax), "float32")]
+    sv = special_values(_impl(K.nan_swallowing_softmax), "float32")
     assert diagnose(sv) == [line]
 
 
 def test_one_line_per_cause_most_supported_first():
     rs = [on_case(K.in_place_softmax, case(ROWS, d), "contract") for d in (np.float32, np.float64)]
     rs.append(on_case(K.in_place_softmax, case(np.zeros(1023), K.BF16, regime="uniform")))
-    rs.append(json.loads(Result.from_json(rs[0]).dumps()))  # as written by `check --json`
+    rs.append(Result.loads(rs[0].dumps()))  # as written by `check --json` and read back
     lines = diagnose(rs)
     assert len(lines) == 2 and lines[0].startswith("the input is modified in place"), lines
     assert lines[1].startswith("the sum is accumulated in bfloat16")
@@ -171,9 +171,9 @@ CASES = [case(ROWS, np.float32), case(ROWS, np.float64), case(ROWS, K.BF16), cas
 
 def test_correct_kernels_and_unrelated_failures_get_no_diagnosis():
     ok = [on_case(K.upcast_softmax, c, p) for c in CASES for p in ("accuracy", "sum_to_one", "stability")]
-    assert all(verdicts.passes(r["verdict"]) for r in ok) and diagnose(ok) == []
+    assert all(verdicts.passes(r.verdict) for r in ok) and diagnose(ok) == []
     bad = [on_case(fn, c) for fn in (_biased, _reversed, _noisy, _raises_on_long_rows) for c in CASES[:4]]
-    bad = [r for r in bad if not verdicts.passes(r["verdict"])]  # half precision hides a small bias
+    bad = [r for r in bad if not verdicts.passes(r.verdict)]  # half precision hides a small bias
     assert len(bad) >= 12 and diagnose(bad) == [], diagnose(bad)
 
 
@@ -183,25 +183,29 @@ def test_correct_kernels_and_unrelated_failures_get_no_diagnosis():
     (K.in_place_softmax, [("float32", "contract")], "the input is modified in place"),
 ])
 def test_on_a_real_search(fn, runs, line):
-    results = [explore(_impl(fn), d, p, budget="dev", seed=0).to_json() for d, p in runs]
-    assert any(ln.startswith(line) for ln in diagnose(results)), [(r["regime"], r["message"]) for r in results]
+    results = [explore(_impl(fn), d, p, budget="dev", seed=0) for d, p in runs]
+    assert any(ln.startswith(line) for ln in diagnose(results)), [(r.regime, r.message) for r in results]
 
 
 def test_missing_or_malformed_fields_give_no_diagnosis():
     r = on_case(K.unshifted_softmax, case(np.linspace(80, 95, 64), np.float32))
+    # Result.from_json has checked each field's type; the arrays inside may still be unusable.
+    assert r.output is not None and r.case is not None
+    bare = Result(r.impl, r.family, r.function, r.property, r.dtype, r.regime, "out-of-bound")
     broken = [
-        {}, {"verdict": "out-of-bound"}, {"verdict": 3}, dict(r, case=None), dict(r, output=None),
-        dict(r, expected={"dtype": "float32"}), dict(r, output=dict(r["output"], b64="@@@")),
-        dict(r, output=dict(r["output"], shape=[2, 3])), dict(r, case=dict(r["case"], axis=5)),
-        dict(r, output=dict(r["output"], dtype=["float32"])), dict(r, stats=None, verdict="wrong-dtype", output=None),
-        {"verdict": "wrong-special", "stats": {"input_class": "nan"}}, dict(r, output=None, worst_index=[99]),
-        dict(r, output=None, message="got x, correctly rounded y"), dict(r, function=None),
+        bare, replace(r, case=None), replace(r, output=None), replace(r, expected={"dtype": "float32"}),
+        replace(r, output=dict(r.output, b64="@@@")), replace(r, output=dict(r.output, shape=[2, 3])),
+        replace(r, case=dict(r.case, axis=5)), replace(r, output=dict(r.output, dtype=["float32"])),
+        replace(r, stats={}, verdict="wrong-dtype", output=None),
+        replace(bare, verdict="wrong-special", stats={"input_class": "nan"}),
+        replace(r, output=None, worst_index=[99]), replace(r, output=None, message="got x, correctly rounded y"),
+        replace(r, function="no_such_function"),
     ]
     for b in broken:
-        assert diagnose_one(b) is None, b.keys()
+        assert diagnose_one(b) is None, b
     assert diagnose(broken) == []
-    odd = dict(r, output=None, dtype=["x"], max_ulp="big", impl=["y"])  # the case alone says nothing
-    assert diagnose([odd, dict(odd, verdict="good", dtype="float32")]) == []
+    odd = replace(r, output=None, dtype="x", impl="y")  # the case alone says nothing
+    assert diagnose([odd, replace(odd, verdict="good", dtype="float32")]) == []
 
 
 def _log_cause(fn, function: str, c: Case) -> str | None:
@@ -213,7 +217,7 @@ def _log_cause(fn, function: str, c: Case) -> str | None:
     oc, ex = invoke(impl, c), expected(c, function, impl.judge_dtype(c), impl.profile)
     return diagnose_one(Result(impl.id, impl.family, function, "accuracy", c.dtype, c.regime, f.verdict, f.max_ulp,
                                f.budget_ulp, f.message, f.worst_index, case_id=c.id, case=c.to_json(),
-                               output=encode_array(oc.output), expected=encode_array(ex.rounded)).to_json())
+                               output=encode_array(oc.output), expected=encode_array(ex.rounded)))
 
 
 def test_the_log_family_summing_in_a_narrow_format_is_named():

@@ -113,7 +113,8 @@ def test_each_recognised_convention_passes_and_is_named():
     assert all(verdicts.passes(f.verdict) for f in lim.values()), {k: f.message for k, f in lim.items()}
     assert ieee["+inf"].stats["convention"] == "ieee" and lim["+inf"].stats["convention"] == "limit"
     assert ieee["empty"].stats["convention"] == "raises ValueError"
-    line = summary([{"dtype": "float32", "stats": f.stats} for f in lim.values()])
+    line = summary([Result("t", "test", "softmax", "special_values", "float32", "special", f.verdict, stats=f.stats)
+                    for f in lim.values()])
     assert "+inf -> limit (limit)" in line and "single" not in line, line
 
 
@@ -159,9 +160,12 @@ def test_a_convention_that_depends_on_the_shape_fails():
 def test_a_convention_that_depends_on_the_dtype_is_reported():
     a = check_class(_impl(_stable), "float32", "+inf", ROW_CLASSES["+inf"])[0]
     b = check_class(_impl(_limit), "float64", "+inf", ROW_CLASSES["+inf"])[0]
-    mixed = mixed_dtypes([{"dtype": "float32", "stats": a.stats}, {"dtype": "float64", "stats": b.stats}])
+    def res(dtype, f):
+        return Result("t", "test", "softmax", "special_values", dtype, "special", f.verdict, stats=f.stats)
+
+    mixed = mixed_dtypes([res("float32", a), res("float64", b)])
     assert mixed and mixed[0].startswith("+inf: "), mixed
-    assert not mixed_dtypes([{"dtype": d, "stats": a.stats} for d in ("float32", "float64")])
+    assert not mixed_dtypes([res(d, a) for d in ("float32", "float64")])
 
 
 # --- FTZ, mutation, headline ------------------------------------------------
