@@ -75,3 +75,14 @@ def test_f64_softmax_within_half_ulp_of_arb():
         flint.ctx.prec = old
     assert checked >= BALL_SAMPLES
     assert proven >= 0.9 * checked
+
+
+def test_f64_falls_back_where_it_does_not_apply():
+    x = np.array([[1.0, np.inf, 0.0], [1.0, 2.0, 3.0], [np.nan, 0.0, 1.0], [-np.inf, -np.inf, -np.inf]])
+    for function, arr, kw in [("softmax", x, {}), ("softmax", x.T, {}), ("log_softmax", x[1:2], {}),
+                              ("softmax", x[1:2].astype(np.float32), {}),
+                              ("softmax", x[1:2].astype(np.float32), {"out_dtype": np.float64}),
+                              ("softmax", np.array(0.5), {})]:
+        got, want = f64.evaluate(function, arr, 0 if arr is x.T else -1, **kw), api.evaluate(
+            function, arr, 0 if arr is x.T else -1, **kw)
+        assert got.rounded.dtype == want.rounded.dtype and _bits_equal(got.rounded, want.rounded), function
