@@ -16,7 +16,7 @@ Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
                                                    tests/self/test_exp_calibration.py,
                                                    which fails past C/2 ulp (rel C u):
                                                    measured max 0.72 ulp on 2**20
-                                                   arguments, numpy 2.4.6)
+                                                   arguments, numpy 2.4.6, AVX512F)
   S = fsum(e_j):         rel <= (sum_j s_j (|d_j| + C) + 1) u   (math.fsum is
                                                    correctly rounded; each e_j
                                                    brings its own error)
