@@ -1,7 +1,10 @@
 """`softmax-harness bench`: speed figures, printed and written as JSON.
 
 Never timed assertions: these are measurements to read.
-- oracle elements/s per target dtype (the mpmath interval oracle);
+- oracle elements/s per target dtype (the mpmath interval oracle, the certified
+  fast path, and for float64 the double-double path of oracles/f64.py);
+- the float64 candidates (double-double against python-flint arb balls) on
+  softmax rows of n = 8, 256, 4096;
 - a long-row batch checked end to end (oracle + accuracy), and its
   extrapolation to (64, 131072);
 - the ci conformance suite on a subset at -n 0 against -n 2;
@@ -45,8 +48,46 @@ def oracle_rate(dtype: str, rows: int, n: int) -> dict:
     t0 = time.perf_counter()
     fast.evaluate("softmax", y, -1)
     fast_rate = y.size / (time.perf_counter() - t0)
-    return {"dtype": dtype, "mpmath_elements_per_s": round(mp_rate), "fast_elements_per_s": round(fast_rate),
-            "ratio": round(fast_rate / mp_rate, 1)}
+    out = {"dtype": dtype, "mpmath_elements_per_s": round(mp_rate), "fast_elements_per_s": round(fast_rate),
+           "ratio": round(fast_rate / mp_rate, 1)}
+    if dtype == "float64":
+        from oracles import f64
+
+        t0 = time.perf_counter()
+        f64.evaluate("softmax", y, -1)
+        f64_rate = y.size / (time.perf_counter() - t0)
+        out.update(f64_elements_per_s=round(f64_rate), f64_ratio=round(f64_rate / mp_rate, 1))
+    return out
+
+
+def f64_candidates(quick: bool) -> list[dict]:
+    """Elements/s of the two float64 candidates, best of 3 (7), per row length."""
+    import importlib.util
+
+    import numpy as np
+
+    from oracles import f64
+
+    has_flint = importlib.util.find_spec("flint") is not None
+    rng = np.random.default_rng(2)
+    out = []
+    for n in (8, 256, 4096):
+        x = rng.uniform(-20, 20, (max(1, 2**15 // n), n))  # the block f64.evaluate works in
+        xs = x[: max(1, (4096 if quick else 16384) // n)]
+        row = {"n": n}
+        for name, fn, arr in (("dd", f64.softmax_rows, x), ("arb", f64.flint_softmax_rows, xs)):
+            if name == "arb" and not has_flint:
+                continue
+            best = min(_timed(fn, arr) for _ in range(3 if quick else 7))
+            row[f"{name}_elements_per_s"] = round(arr.size / best)
+        out.append(row)
+    return out
+
+
+def _timed(fn, arg) -> float:
+    t0 = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - t0
 
 
 def long_rows(rows: int, n: int = 131072) -> dict:
@@ -108,7 +149,13 @@ def main(args) -> int:
     figures["oracle"] = [oracle_rate(d, rows, n) for d in DTYPES]
     for r in figures["oracle"]:
         print(f"oracle softmax {r['dtype']:9} mpmath {r['mpmath_elements_per_s']:>9,}/s, "
-              f"certified fast path {r['fast_elements_per_s']:>11,}/s ({r['ratio']}x)")
+              f"certified fast path {r['fast_elements_per_s']:>11,}/s ({r['ratio']}x)"
+              + (f", certified float64 path {r['f64_elements_per_s']:>11,}/s ({r['f64_ratio']}x)"
+                 if "f64_elements_per_s" in r else ""))
+    figures["f64_candidates"] = f64_candidates(args.quick)
+    for c in figures["f64_candidates"]:
+        arb = f"{c['arb_elements_per_s']:>11,}/s" if "arb_elements_per_s" in c else "(no python-flint)"
+        print(f"float64 softmax n={c['n']:<5} double-double {c['dd_elements_per_s']:>11,}/s, arb balls {arb}")
     figures["long_rows"] = long_rows(1 if args.quick else 2)
     lr = figures["long_rows"]
     print(f"long rows {lr['shape']} f32 end to end: {lr['seconds']} s ({lr['verdict']}); "

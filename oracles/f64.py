@@ -1,0 +1,263 @@
+r"""A certified float64-target softmax (issue 14 §1), prototype: exposed and
+benchmarked, not yet wired into ``oracles.fast.evaluate`` or the harness.
+
+Each row is evaluated in double-double (dd: hi + lo, vectorised over all rows
+at once with numpy, no Python loop per row or element) as s_i = q_i 2**K_i,
+with q_i a dd near 1 and K_i an integer, so subnormal outputs keep full
+precision.  An element is decided when every value of [v - B, v + B] rounds
+(RNE, float64, gradual underflow) to one float64; then that float64 is the
+correctly rounded softmax.  A row with an undecided element, a non-finite
+entry, or another function goes to mpmath (``oracles.api.evaluate``).
+
+Error bound (u = 2**-53; dd operation bounds from Joldes, Muller, Popescu,
+"Tight and rigorous error bounds for basic building blocks of double-word
+arithmetic", ACM TOMS 2017, taken generously since numpy has no FMA: dd+dd
+(AccurateDWPlusDW) 3u², dd*dd (DWTimesDW1, products by Dekker) 10u², dd/dd
+(DWDivDW1) 16u²; all relative, no underflow in the dd ranges used here):
+  d_j = x_j - m              exact as a dd (TwoSum), m = max of the row;
+                             d_j < -1500 (or -inf) is clamped: s_j < e**-1500
+                             rounds to +0 and its share of S is < 2**-2000.
+  d = k ln2/64 + r           k = rint(64 d/ln2), ln2/64 split in 35+53+53 bits:
+                             k*C1 exact, d - k*C1 exact (Sterbenz), the rest in
+                             dd: |r| <= 0.0055, abs error < 2**-115.
+  exp(r)                     degree 11 Taylor: terms 6..11 in float64 (each
+                             below 2**-55, abs error < 2**-106), terms 0..5 by
+                             dd Horner (6 mul + 6 add: < 80u²), truncation
+                             < 2**-129; relative < 2**-99.
+  t = 2**(j/64) * exp(r)     table T_j rounded to dd from mpmath (u²), one dd
+                             mul (10u²): eps_e = rel(t) < 2**-98.
+  e_j = t 2**K, K = k // 64  exact unless it underflows: absolute < 2**-1073
+                             per term; S >= 1 (the max's term is exactly 1).
+  S = sum_j e_j              dd pairwise tree of depth h = ceil(log2 n), positive
+                             terms: rel(S) <= eps_e + 3 h u² + n 2**-1073.
+  q_i = t_i / S              dd/dd: rel <= eps_e + rel(S) + 16u².
+For n <= 2**30 this totals < 2**-96 relative; the code uses B = 2**-90 |q|
+(a x64 margin), about 2**-37 ulp, so almost every element is decided.
+
+The rounding decision is made in scaled units: with the result's ulp g (at
+least 2**-1074), N = the integer nearest q/g and f = q/g - N (exact
+but for two roundings, < 2**-52); decided when |f| + B/g < 0.5 - 2**-40 and B/g < 1/16 (the latter
+covers an interval that crosses a binade boundary, where the grid halves).
+
+Measured (``softmax-harness bench``; 2 shared cores, numpy 2.4.6, python-flint
+0.9.0, best of 3-7, loaded machine so ranges): the dd rows on blocks of 2**15
+elements 2.4-4.5M elem/s for n = 8, 256 and 4096 alike; python-flint arb balls
+per element (``flint_softmax_rows``) 0.41-1.04M; mpmath 31-45k.  The dd path is
+chosen: 3-8x the balls, and no Python loop per row.  ``evaluate`` on (64, 16000)
+float64: 3.7-4.3M elem/s, about 130x mpmath.  Peak memory is a few dozen
+temporaries of one block.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from . import api
+from .formats import format_of
+
+U = 2.0**-53
+REL_BOUND = 2.0**-90
+CLAMP = -1500.0
+
+# ln2/64 in three parts: C1 has 35 significant bits so k*C1 is exact for |k| < 2**18
+# (|k| <= 64 * 1500 / ln2 < 138,500 after the clamp).
+
+
+def _consts():
+    import mpmath
+
+    with mpmath.workprec(400):
+        ln = mpmath.log(2) / 64
+        c1 = float(mpmath.mpf(mpmath.nint(ln * 2**41)) / 2**41)  # ln < 2**-6: 35 bits
+        rest = ln - c1
+        c2 = float(rest)
+        c3 = float(rest - c2)
+        table = []
+        for j in range(64):
+            v = mpmath.power(2, mpmath.mpf(j) / 64)
+            h = float(v)
+            table.append((h, float(v - h)))
+    return c1, c2, c3, np.array([t[0] for t in table]), np.array([t[1] for t in table])
+
+
+_C1, _C2, _C3, _TH, _TL = _consts()
+_INV = [(float(Fraction(1, math.factorial(k))),
+         float(Fraction(1, math.factorial(k)) - Fraction(float(Fraction(1, math.factorial(k)))))) for k in range(12)]
+
+
+# ---- double-double primitives (vectorised) -------------------------------------------------
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _fast_two_sum(a, b):
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a):
+    c = 134217729.0 * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_add(xh, xl, yh, yl):
+    sh, sl = _two_sum(xh, yh)
+    th, tl = _two_sum(xl, yl)
+    sh, sl = _fast_two_sum(sh, sl + th)
+    return _fast_two_sum(sh, sl + tl)
+
+
+def _dd_mul(xh, xl, yh, yl):
+    ch, cl = _two_prod(xh, yh)
+    return _fast_two_sum(ch, cl + (xh * yl + xl * yh))
+
+
+def _dd_div(xh, xl, yh, yl):
+    th = xh / yh
+    ch, cl1 = _two_prod(yh, th)
+    ch, tl1 = _fast_two_sum(ch, yl * th)
+    rh, rl = _fast_two_sum(ch, tl1 + cl1)
+    ph, pl = _two_sum(xh, -rh)
+    tl = (ph + (pl + (xl - rl))) / yh
+    return _fast_two_sum(th, tl)
+
+
+# ---- exp in dd, scaled -----------------------------------------------------------------------
+
+def exp_dd(dh: np.ndarray, dl: np.ndarray):
+    """exp(dh + dl) = (th + tl) 2**K, th + tl in [0.7, 1.5), relative error < 2**-98,
+    for -1600 < dh <= 0 (clamp first)."""
+    k = np.rint(dh * (64 / math.log(2)))
+    r1 = dh - k * _C1                      # exact (Sterbenz, or k = 0)
+    rh, rl = _two_sum(r1, dl)
+    ph, pl = _two_prod(k, _C2)
+    rh, rl = _dd_add(rh, rl, -ph, -pl)
+    rh, rl = _dd_add(rh, rl, -(k * _C3), np.zeros_like(rh))
+    # terms 6..11 in float64
+    tail = np.full_like(rh, _INV[11][0])
+    for c in range(10, 5, -1):
+        tail = tail * rh + _INV[c][0]
+    ph, pl = tail, np.zeros_like(rh)
+    for c in range(5, -1, -1):
+        ph, pl = _dd_mul(ph, pl, rh, rl)
+        ph, pl = _dd_add(ph, pl, np.full_like(rh, _INV[c][0]), np.full_like(rh, _INV[c][1]))
+    ki = k.astype(np.int64)
+    j = ki % 64
+    th, tl = _dd_mul(_TH[j], _TL[j], ph, pl)
+    return th, tl, ki // 64
+
+
+def round_scaled(qh: np.ndarray, ql: np.ndarray, K: np.ndarray, bound: np.ndarray):
+    """RNE float64 of (qh + ql) 2**K for positive normal dd q, and whether all of
+    [q - bound, q + bound] 2**K round to it.  Returns (rounded, lo, ok)."""
+    m, e = np.frexp(qh)
+    E = e.astype(np.int64) - 1 - ((m == 0.5) & (ql < 0))
+    Q = np.maximum(E + K, -1022) - 52          # exponent of the result's ulp
+    s = Q - K                                  # grid of q: 2**s
+    deep = s > 200                             # q/g < 2**-190: rounds to 0
+    sc = np.where(deep, 0, s).astype(np.int32)
+    a, b = np.ldexp(qh, -sc), np.ldexp(ql, -sc)
+    N = np.rint(a)
+    f = (a - N) + b                            # a - N exact; |f| < 1
+    step = np.where(f > 0.5, 1.0, np.where(f < -0.5, -1.0, 0.0))  # a at a half, b past it
+    N, f = N + step, f - step
+    bg = np.ldexp(bound, -sc)
+    N, f, bg = np.where(deep, 0.0, N), np.where(deep, 0.0, f), np.where(deep, 0.0, bg)
+    ok = (np.abs(f) + bg < 0.5 - 2.0**-40) & (bg < 1 / 16)
+    Qi = Q.astype(np.int32)
+    return np.ldexp(N, Qi), np.ldexp(f, Qi), ok
+
+
+def softmax_rows(rows: np.ndarray):
+    """rows: (R, n) finite float64, n >= 1.  Returns (rounded, lo, row_ok)."""
+    R, n = rows.shape
+    m = rows.max(axis=-1, keepdims=True)
+    with np.errstate(all="ignore"):
+        dh, dl = _two_sum(rows, np.broadcast_to(-m, rows.shape))
+    clamped = ~(dh > CLAMP)                    # also -inf / nan from an overflowing x - m
+    dh = np.where(clamped, CLAMP, dh)
+    dl = np.where(clamped, 0.0, dl)
+    th, tl, K = exp_dd(dh, dl)
+    # S: scale each term to 2**0 (exact, or underflow < 2**-1073), pairwise dd tree.
+    with np.errstate(under="ignore"):
+        Kc = np.maximum(K, -1100).astype(np.int32)
+        sh = np.where(clamped, 0.0, np.ldexp(th, Kc))
+        sl = np.where(clamped, 0.0, np.ldexp(tl, Kc))
+    P = 1 << max(0, (n - 1).bit_length())
+    if P != n:
+        sh = np.concatenate([sh, np.zeros((R, P - n))], axis=1)
+        sl = np.concatenate([sl, np.zeros((R, P - n))], axis=1)
+    while sh.shape[1] > 1:
+        h = sh.shape[1] // 2
+        sh, sl = _dd_add(sh[:, :h], sl[:, :h], sh[:, h:], sl[:, h:])
+    qh, ql = _dd_div(th, tl, sh, sl)
+    rounded, lo, ok = round_scaled(qh, ql, K, REL_BOUND * qh)
+    rounded = np.where(clamped, 0.0, rounded)
+    lo = np.where(clamped, 0.0, lo)
+    ok = ok | clamped
+    return rounded, lo, ok.all(axis=-1)
+
+
+def evaluate(function: str, x: np.ndarray, axis: int = -1, **kw) -> api.Exact:
+    """Same contract as :func:`oracles.api.evaluate`: softmax with a float64 target
+    here, undecided rows and everything else through mpmath."""
+    x = np.asarray(x)
+    fmt = format_of(kw.get("out_dtype") if kw.get("out_dtype") is not None else x.dtype)
+    plain = all(kw.get(k) is None for k in ("mask", "indices", "labels", "upstream"))
+    if function != "softmax" or fmt.p != 53 or not plain or x.size == 0 or x.ndim == 0:
+        return api.evaluate(function, x, axis, **kw)
+    ax = axis % x.ndim
+    moved = np.moveaxis(x.astype(np.float64), ax, -1)
+    n = moved.shape[-1]
+    rows = moved.reshape(-1, n)
+    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
+    safe = np.where(finite[:, None], rows, 0.0)
+    # Blocks of about 2**15 elements: the temporaries stay in cache (2-3x faster than one pass).
+    step = max(1, 2**15 // n)
+    parts = [softmax_rows(safe[i:i + step]) for i in range(0, len(safe), step)]
+    rounded, lo = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    ok = np.concatenate([p[2] for p in parts]) & finite
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        ex = api.evaluate(function, moved.reshape(-1, n)[bad], -1, **kw)
+        rounded[bad], lo[bad] = ex.rounded.astype(np.float64), ex.lo
+    back = (lambda a: np.moveaxis(a.reshape(moved.shape), -1, ax))
+    r = back(rounded)
+    return api.Exact(r.astype(np.float64), r.copy(), back(lo))
+
+
+def flint_softmax_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The other measured candidate: python-flint arb balls per element (a Python
+    loop), decided when the ball's ends convert to one float64.  Kept for
+    ``softmax-harness bench``; not used (the dd path above is about 2x faster)."""
+    from flint import arb, ctx
+
+    old, ctx.prec = ctx.prec, 128
+    try:
+        out, ok = np.empty(rows.shape), np.ones(rows.shape[0], dtype=bool)
+        for i, row in enumerate(rows.tolist()):
+            m = max(row)
+            e = [(arb(v) - m).exp() for v in row]
+            S = sum(e, arb(0))
+            for j, t in enumerate(e):
+                s = t / S
+                lo, hi = float(s.lower()), float(s.upper())
+                out[i, j] = lo
+                ok[i] &= lo == hi
+    finally:
+        ctx.prec = old
+    return out, ok
