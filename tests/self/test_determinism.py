@@ -212,3 +212,23 @@ def test_a_bad_seed_is_a_one_line_usage_error(cmd):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stdout + r.stderr
     assert "--seed takes a non-negative integer or 'random', not '1e3'" in r.stderr
+
+
+# Hypothesis derives the ci budget's derandomized draws from a digest of the
+# search's inner test (its source lines, decorators included).  The checked-in
+# baseline records what those draws found: an edit of those lines changes every
+# ci case, and needs a baseline rebuild, on purpose (say so in the commit).
+INNER_DIGEST = "9230aeb48f82f9b6b0dcbeb2529552d36fdec80f10695f5f7e77648b590d63550980ec750afb10e6fe181cc2297182d9"
+
+
+def test_the_ci_draws_are_those_the_baseline_records():
+    from hypothesis import strategies as st
+    from hypothesis.internal.reflection import function_digest
+
+    from harness import conformance
+    from harness.budgets import hypothesis_settings
+
+    inner = conformance._property_test(None, None, st.none(), conformance.Tracker(), "bounded",
+                                       hypothesis_settings("ci"), ("key",))
+    assert function_digest(inner.hypothesis.inner_test).hex() == INNER_DIGEST, (
+        "conformance._property_test's inner test changed: the ci draws differ from the baseline's")
