@@ -1,7 +1,9 @@
 """Example budgets: how hard Hypothesis searches (dev, ci, thorough).
 
-Called "budget", not "profile": in this project a profile is the
-special-value convention an implementation claims (ieee, limit, masked).
+Called an (example) budget, not a "profile": in this project a profile is
+the special-value convention an implementation claims (ieee, limit,
+masked).  Not to be confused with the *error* budget, the ulps an element
+may be off (policy.Budget, Result.budget_ulp).
 Each budget is a Hypothesis settings profile of its own, registered under
 ``softmax-harness-<name>`` (prefixed so that a user's own "ci" profile is
 neither read nor overwritten) the first time a search asks for it.

@@ -15,7 +15,7 @@ write nothing); at the end it records ``finished`` or why the run is
 summary and to report stale baseline entries.
 
 Crashes and hangs: under xdist each worker notes the test it is running in
-``<worker>.running`` and arms a watchdog (``faulthandler``, ``--test-timeout``
+``<worker>.running`` and arms a watchdog (``faulthandler``, ``--harness-test-timeout``
 seconds) that ends a hung worker.  When xdist reports a worker lost mid-test,
 the controller records a ``crash`` or ``timeout`` Result for that test from the
 note, xdist starts a fresh worker, and every other result stands.  In a

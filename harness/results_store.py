@@ -1,7 +1,7 @@
 """Results on disk: every pytest session writes a run folder of its own, and
 nothing ever deletes one (results are append-only).
 
-Layout, under ``--results`` (default ``reports/out/results``)::
+Layout, under ``--harness-results`` (default ``reports/out/results``)::
 
     <env-id>/runs/<run-id>/
         env.json          the run record (written by the controller only): the

@@ -47,7 +47,7 @@ class SeedChoice:
         return f"seed {self.value}"
 
     def option(self) -> str | None:
-        """The plugin's ``--seed`` value for the same search in another process
+        """The plugin's ``--harness-seed`` value for the same search in another process
         (``random:N``: seed N with the example database), or None."""
         if self.kind in ("default", "derandomized"):
             return None  # the other process resolves the same default itself

@@ -40,7 +40,7 @@ def _run(fn, dev: str):
 
 # The transforms run under jax.jit, as training code runs them: one XLA
 # compile per shape, where eager tracing compiles each primitive per shape
-# (measured: 0.6 s against 0.1 s a new shape, on the ci profile's many lengths).
+# (measured: 0.6 s against 0.1 s a new shape, on the ci budget's many lengths).
 @cache
 def _jitted(kind: str, axis: int):
     import jax

@@ -3,7 +3,7 @@
 Hypothesis (6.13x and later) mixes literals from every *local* module in
 ``sys.modules`` into about 5% of its integer and float draws
 (``providers._get_local_constants``).  For a conformance harness that is a
-trap: the ci profile is derandomized and the checked-in baseline records
+trap: the ci budget is derandomized and the checked-in baseline records
 what its draws find, yet
 
 - adding a number anywhere in ``harness/``, ``oracles/`` or ``reports/``

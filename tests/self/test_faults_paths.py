@@ -2,7 +2,7 @@
 
 Every path a user gives (run's --out and --xfails-file, file targets in
 SOFTMAX_HARNESS_IMPLS, check's --json/--report, report/merge inputs and -o,
-the plugin's --results and --xfails-file) is read against the folder the
+the plugin's --harness-results and --harness-xfails-file) is read against the folder the
 command was started in, and the product suite ships inside the package
 (``harness.suite``), so none of it depends on the repository checkout."""
 
@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXDIR = ROOT / "tests" / "self" / "fixtures"
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-for _k in ("PYTHONPATH", "SOFTMAX_HARNESS_IMPLS", "SOFTMAX_HARNESS_PROFILE"):
+for _k in ("PYTHONPATH", "SOFTMAX_HARNESS_IMPLS", "SOFTMAX_HARNESS_BUDGET", "SOFTMAX_HARNESS_PROFILE"):
     ENV.pop(_k, None)
 CRASH = "risky.segfaults[mode=segv]"
 NAIVE = "risky.naive[shift=none]"
@@ -134,7 +134,7 @@ def test_check_writes_relative_outputs_in_the_users_folder(tmp_path):
 
 def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
     """The README's pytest command: `pytest --pyargs harness.suite` from any
-    folder, --results and --xfails-file relative to it."""
+    folder, --harness-results and --harness-xfails-file relative to it."""
     shutil.copy(ROOT / "baseline.toml", tmp_path / "known.toml")
     r = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", SUITE + "test_contract", "-p",
                         "no:cacheprovider", "-q", "-n", "0", "--harness-impls", "numpy.stable_softmax",
@@ -148,7 +148,7 @@ def test_plugin_runs_the_packaged_suite_with_relative_paths(tmp_path):
 
 def test_plugin_results_stay_where_the_session_started(tmp_path):
     """An implementation that changes the working directory mid-session (some
-    libraries do) does not move where results go: --results is read once,
+    libraries do) does not move where results go: --harness-results is read once,
     against the folder pytest started in."""
     (tmp_path / "away").mkdir()
     (tmp_path / "wanders.py").write_text(
