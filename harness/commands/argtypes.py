@@ -60,12 +60,14 @@ function_list = csv_of("function", _functions)
 
 
 def budget(value: str) -> str:
-    """An example budget (harness.budgets.BUDGETS)."""
-    from ..budgets import BUDGETS
+    """An example budget: budgets.check's rule and message, as a parser error."""
+    from ..budgets import check
+    from ..errors import UsageError
 
-    if value not in BUDGETS:
-        raise ArgumentTypeError(f"unknown budget {value!r}; expected one of {', '.join(BUDGETS)}")
-    return value
+    try:
+        return check(value)
+    except UsageError as e:
+        raise ArgumentTypeError(str(e)) from None
 
 
 def _number(value: str, kind: type, what: str):
