@@ -48,15 +48,25 @@ ABS = 2.0**-1070
 MAX_ULP_FRACTION = 0.01
 
 
-def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
+def _quantum(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """The target grid's spacing at float64 v: 2**(max(floor(log2|v|), emin) - p + 1),
+    from v's exponent bits (cheaper than frexp/ldexp; the same value).  A
+    float64 zero or subnormal has exponent field 0, below every target's emin;
+    inf/nan give an unused value (callers keep non-finite v as they are)."""
+    field = (v.view(np.uint64) >> np.uint64(52)) & np.uint64(0x7FF)
+    exp = np.maximum(field.astype(np.int64) - 1023, fmt.emin)
+    # exp - p + 1 + 1023 lies in [1, 2046] for every target (p <= 24, emin >= -149).
+    return ((exp + (1024 - fmt.p)).astype(np.uint64) << np.uint64(52)).view(np.float64)
+
+
+def round_to(v: np.ndarray, fmt: Format, q: np.ndarray | None = None) -> np.ndarray:
     """Round float64 values directly to ``fmt`` (RNE, gradual underflow,
     overflow to inf), returned as float64.  Scaling by a power of two is
-    exact and np.rint rounds half to even."""
-    v = np.asarray(v, dtype=np.float64)
+    exact and np.rint rounds half to even.  q: v's _quantum, if at hand."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
     with np.errstate(all="ignore"):
-        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
-        exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
-        q = np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+        if q is None:
+            q = _quantum(v, fmt)
         r = np.rint(v / q) * q
         # Past max_finite + ulp/2 (a tie there rounds to the even 2**(emax+1)) is inf.
         r = np.where(np.abs(r) > fmt.max_finite, np.copysign(np.inf, v), r)
@@ -64,16 +74,40 @@ def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
 
 
 def _ulp(v: np.ndarray, fmt: Format) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
-    exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
-    return np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+    """_quantum, except at v == 0, where it has always been the ulp of 1.0."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    return np.where(v == 0, 2.0 ** (1 - fmt.p), _quantum(v, fmt))
 
 
 def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = round_to(v - bound, fmt), round_to(v + bound, fmt)
-    ok = (lo == hi) & np.isfinite(v) & (bound <= MAX_ULP_FRACTION * _ulp(v, fmt))
-    return round_to(v, fmt), ok
+    r"""(round_to(v), ok): ok where every real in [v - bound, v + bound] rounds
+    to round_to(v) and bound <= MAX_ULP_FRACTION of the target quantum q at v.
+
+    In units of q (exact: q is a power of two), a = |v|/q, ra = rint(a),
+    dev = a - ra (exact, |dev| <= 1/2), bq = bound/q.  Within v's binade the
+    grid is the integers, so the interval rounds to ra if |dev| + bq < 1/2
+    (fl(|dev| + bq) < 1/2 implies it exactly: 1/2 is a float, rounding is
+    monotone; the open interval excludes the ties).  Leaving the binade:
+    upward, the grid above is coarser and contains 2 ** p (in q units), so
+    nothing changes; downward is possible only if the interval reaches below
+    2 ** (p-1) <= a, i.e. ra = 2 ** (p-1) given the first test, and then the
+    grid below is the half-integers (unless v's binade is emin's, where the
+    grid runs evenly down to 0): there, bq - dev < 1/4 is also required.
+    Signs: RNE is symmetric, so a and its interval's mirror round alike.
+    One pass per step over the arrays, from v's exponent bits."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        q = _quantum(v, fmt)
+        a = np.abs(v) / q
+        ra = np.rint(a)
+        dev = a - ra
+        bq = bound / q
+        ok = (np.abs(dev) + bq < 0.5) & (bq <= MAX_ULP_FRACTION) & np.isfinite(v)
+        bottom = (ra == 2.0 ** (fmt.p - 1)) & (q > fmt.min_subnormal)
+        ok &= ~bottom | (bq - dev < 0.25)
+        mag = ra * q
+        rounded = np.copysign(np.where(mag > fmt.max_finite, np.inf, mag), v)
+    return rounded, ok
 
 
 def _compensated_sum(e: np.ndarray) -> tuple[np.ndarray, int]:
