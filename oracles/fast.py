@@ -94,6 +94,7 @@ def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, 
     grid below is the half-integers (unless v's binade is emin's, where the
     grid runs evenly down to 0): there, bq - dev < 1/4 is also required.
     Signs: RNE is symmetric, so a and its interval's mirror round alike.
+    Beyond the overflow threshold the whole interval rounds to inf (below).
     One pass per step over the arrays, from v's exponent bits."""
     v = np.ascontiguousarray(v, dtype=np.float64)
     with np.errstate(all="ignore"):
@@ -102,9 +103,14 @@ def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, 
         ra = np.rint(a)
         dev = a - ra
         bq = bound / q
-        ok = (np.abs(dev) + bq < 0.5) & (bq <= MAX_ULP_FRACTION) & np.isfinite(v)
+        ok = np.abs(dev) + bq < 0.5
         bottom = (ra == 2.0 ** (fmt.p - 1)) & (q > fmt.min_subnormal)
         ok &= ~bottom | (bq - dev < 0.25)
+        # Past the overflow threshold T = max_finite + ulp/2 everything rounds to inf:
+        # fl(|v| - bound) >= T (1 + 2**-50) implies |v| - bound > T exactly.
+        T = fmt.max_finite + 2.0 ** (fmt.emax - fmt.p)
+        ok |= np.abs(v) - bound >= T * (1 + 2.0**-50)
+        ok &= (bq <= MAX_ULP_FRACTION) & np.isfinite(v)
         mag = ra * q
         rounded = np.copysign(np.where(mag > fmt.max_finite, np.inf, mag), v)
     return rounded, ok
