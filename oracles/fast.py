@@ -11,22 +11,23 @@ the mpmath interval oracle (``oracles.api.evaluate``), which stays the
 definition of truth (tests/self/test_fast_oracle.py compares the two).
 
 Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
-  d_j = fl(x_j - m):     |err| <= u |d_j|  (x, m exact; one rounding)
-  e_j = exp(d_j):        rel <= C u + |d_j| u     (numpy's exp: C = 4 ulp, enforced by
+  d_j = fl(x_j - m):     x_j - m = d_j + err_j exactly (TwoSum gives err_j);
+                         delta_j = |err_j| / u <= |d_j|, often 0 (x, m exact; one rounding)
+  e_j = exp(d_j):        rel <= C u + delta_j u   (numpy's exp: C = 4 ulp, enforced by
                                                    tests/self/test_exp_calibration.py,
                                                    which fails past C/2 ulp (rel C u):
                                                    measured max 0.72 ulp on 2**20
                                                    arguments, numpy 2.4.6, AVX512F)
-  S = sum(e_j):          rel <= (sum_j s_j (|d_j| + C) + 1) u + 3 k^2 u^2, k = ceil(log2 n)
+  S = sum(e_j):          rel <= (sum_j s_j (delta_j + C) + 1) u + 3 k^2 u^2, k = ceil(log2 n)
                          (each e_j brings its own error; the summation itself is
                          _compensated_sum, a vectorised pairwise TwoSum tree with a
                          proven rel <= u + 3 k^2 u^2, derived at that function: for
                          n = 2**17 that is u + 2**-43.8 u, and 3 k^2 u <= 1e-9
                          for any n numpy can hold, so the old fsum term "1 u"
                          stands, with 3 k^2 u^2 added explicitly)
-  softmax  s_i = e_i/S:  rel <= (|d_i| + C + 1) u + rel(S)
+  softmax  s_i = e_i/S:  rel <= (delta_i + C + 1) u + rel(S)
   log S:                 abs <= rel(S) + C u |log S|
-  log_softmax d_i - log S:  abs <= u |d_i| + abs(log S) + u |lsm_i|
+  log_softmax d_i - log S:  abs <= u delta_i + abs(log S) + u |lsm_i|
   logsumexp m + log S:      abs <= abs(log S) + u |lse|
   sigmoid 1/(1+e^-x) or e^x/(1+e^x):  rel <= (C + 3) u
 plus 2**-1070 absolute everywhere (float64 underflow of exp), far below the
@@ -185,10 +186,15 @@ def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
     with np.errstate(all="ignore"):
         m = rows.max(axis=-1, keepdims=True)
         d = rows - m
+        # The exact rounding error of d (TwoSum: x - m = d + err exactly), so the
+        # bounds below charge |err_j| (0 when the difference is exact, as it is
+        # for most float32-origin rows) instead of its worst case u |d_j|.
+        # ad = |err_j| / u, exact (a power-of-two scaling).
+        bb = d - rows
+        ad = np.abs((rows - (d - bb)) - (m + bb)) * 2.0**53
         e = np.exp(d)
         S, k = _compensated_sum(e)
-        ad = np.abs(d)
-        # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (|d_j| + C),
+        # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (delta_j + C),
         # computed with a x2 margin for its own rounding (np.sum in any order of n - 1 additions
         # of non-negative terms errs by at most gamma_{n-1} <= 2**-36 relative for n <= 2**17,
         # and stays < 1/2 up to n = 2**51: within the x2), plus the summation's u + 3 k^2 u^2.
