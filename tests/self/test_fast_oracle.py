@@ -39,6 +39,10 @@ def regimes(dtype: str, rng: np.random.Generator, total: int) -> list[np.ndarray
         size += x.size
         i += 1
     out.append(rng.uniform(-30, 30, (1, 16385)).astype(f.dtype))  # one long row
+    # Long rows past the summation tree's power-of-two edges, one with a huge spread.
+    out.append(rng.uniform(-30, 30, (1, 65537)).astype(f.dtype))
+    out.append(np.clip(rng.uniform(-1, 1, (2, 4097)) * f.max_finite, -f.max_finite, f.max_finite).astype(f.dtype))
+    out.append((rng.uniform(-5, 5, (2, 4097)) + rng.uniform(-200, 200, (2, 1))).astype(f.dtype))
     return out
 
 
@@ -68,6 +72,37 @@ def test_fast_path_equals_mpmath(function, dtype):
         outputs += want.rounded.size
     assert checked >= PER_FUNCTION
     assert decided >= 0.5 * outputs  # the fast path does the bulk of the work
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 127, 128, 129, 4097, 65537])
+def test_compensated_sum_within_its_bound(n):
+    import math
+    rng = np.random.default_rng(n)
+    rows = [rng.random((4, n)), np.exp(rng.uniform(-745, 0, (4, n))), np.exp(-rng.exponential(20, (4, n)))]
+    for e in rows:
+        got, k = fast._compensated_sum(e)
+        assert got.shape == (4, 1) and k == (n - 1).bit_length()
+        for s, r in zip(got[:, 0], e.tolist()):
+            exact = math.fsum(r)  # correctly rounded: within u/2 of the exact sum
+            assert abs(s - exact) <= (fast.U64 + 3 * k * k * fast.U64**2) * exact * (1 + 2 * fast.U64)
+
+
+def test_decide_is_rigorous_at_edges():
+    # Whatever _decide accepts, both ends of the interval round to the value it returns:
+    # ties, binade bottoms (1/64 and the like), subnormals, overflow.
+    rng = np.random.default_rng(7)
+    for name in ("float16", "bfloat16", "float32"):
+        f = format_of(name)
+        g = rng.integers(-2**f.p, 2**f.p, 200000) * 2.0 ** rng.integers(f.emin - f.p - 2, f.emax + 4, 200000)
+        g = g + rng.uniform(-0.6, 0.6, g.size) * fast._ulp(g, f) * rng.choice([0, 1e-6, 1e-3, 0.5], g.size)
+        g = np.concatenate([g, 2.0 ** np.arange(-160, 130), -(2.0 ** np.arange(-160, 130)), [0.0, -0.0]])
+        for scale in (0.0, 1e-9, 1e-5, 1e-3, 0.0099):
+            b = np.abs(g) * scale * rng.uniform(0, 1, g.size) + 2.0**-1070
+            with np.errstate(all="ignore"):
+                r, ok = fast._decide(g, b, f)
+                assert _bits_equal(r, fast.round_to(g, f))
+                for frac in (-1.0, 1.0):
+                    assert _bits_equal(fast.round_to(g[ok] + frac * b[ok], f), r[ok])
 
 
 def test_round_to_is_direct_rounding():
