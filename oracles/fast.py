@@ -47,6 +47,7 @@ C = 4.0  # numpy exp error, relative, in units of u: see the docstring
 SAFETY = 2.0
 ABS = 2.0**-1070
 MAX_ULP_FRACTION = 0.01
+BLOCK = 2**18  # elements per block in evaluate
 
 
 def _quantum(v: np.ndarray, fmt: Format) -> np.ndarray:
@@ -256,8 +257,14 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     rows = moved.reshape(-1, n)
     finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
     safe = np.where(finite[:, None], rows, 0.0)
-    v, b = _rows_fast(function, safe, fmt)
-    r, ok = _decide(v, b, fmt)
+    # Blocks of about 2**18 elements (whole rows): the dozens of float64 temporaries
+    # per element then stay in cache instead of streaming 64 MB arrays.
+    step = max(1, BLOCK // n)
+    parts = [_rows_fast(function, safe[i:i + step], fmt) for i in range(0, safe.shape[0], step)]
+    decided = [_decide(pv, pb, fmt) for pv, pb in parts]
+    v = np.concatenate([pv for pv, _ in parts])
+    r = np.concatenate([pr for pr, _ in decided])
+    ok = np.concatenate([pk for _, pk in decided])
     row_ok = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
     hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
     bad = np.flatnonzero(~row_ok)

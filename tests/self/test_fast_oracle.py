@@ -122,3 +122,20 @@ def test_float64_and_extras_fall_back():
     assert _bits_equal(fast.evaluate("softmax", x).rounded, api.evaluate("softmax", x).rounded)
     y = np.array([0.1, 0.2])
     assert _bits_equal(fast.evaluate("softmax", y).rounded, api.evaluate("softmax", y).rounded)
+
+
+@pytest.mark.parametrize("function", ["softmax", "log_softmax", "logsumexp"])
+def test_blocks_change_nothing(function, monkeypatch):
+    # evaluate works in blocks of rows; tiny blocks give the same results as one block,
+    # with undecided (mpmath) rows among them.
+    rng = np.random.default_rng(3)
+    f = format_of("float32")
+    x = np.concatenate([rng.uniform(-20, 20, (40, 17)), rng.uniform(-1, 1, (5, 17)) * f.max_finite,
+                        rng.uniform(-4, 4, (40, 17))]).astype(np.float32)
+    rng.shuffle(x)
+    whole = fast.evaluate(function, x, -1)
+    monkeypatch.setattr(fast, "BLOCK", 40)
+    blocked = fast.evaluate(function, x, -1)
+    assert _bits_equal(whole.rounded, blocked.rounded)
+    assert _bits_equal(whole.hi, blocked.hi) and _bits_equal(whole.lo, blocked.lo)
+    assert _bits_equal(blocked.rounded, api.evaluate(function, x, -1).rounded)
