@@ -5,9 +5,9 @@ logsumexp and sigmoid on finite slices, compute in float64 with numpy and
 carry a rigorous per-element bound B on |v - exact|.  An element is decided
 when v - B and v + B round (directly, RNE, to the target format) to the same
 value and B <= 0.01 ulp of the target; then that value *is* the correctly
-rounded result and hi = v measures ulp errors to within 0.01 ulp.  Any slice
-with an undecided element, a non-finite entry, or a float64 target goes to
-the mpmath interval oracle (``oracles.api.evaluate``), which stays the
+rounded result and hi = v measures ulp errors to within 0.01 ulp.  A float64
+target goes to the double-double path of ``oracles.f64``; any slice with an
+undecided element or a non-finite entry goes to the mpmath interval oracle (``oracles.api.evaluate``), which stays the
 definition of truth (tests/self/test_fast_oracle.py compares the two).
 
 Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import api
+from . import api, f64
 from .formats import Format, format_of
 
 FAST_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
@@ -232,6 +232,8 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     x = np.asarray(x)
     fmt = format_of(out_dtype if out_dtype is not None else x.dtype)
     kw = dict(mask=mask, indices=indices, labels=labels, upstream=upstream, profile=profile, out_dtype=out_dtype)
+    if fmt.p == 53:  # float64 targets: the double-double path, same contract
+        return f64.evaluate(function, x, axis, **kw)
     if not applicable(function, fmt, mask, indices, labels, upstream) or x.size == 0:
         return api.evaluate(function, x, axis, **kw)
     x64 = x.astype(np.float64)
