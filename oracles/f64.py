@@ -184,7 +184,8 @@ def round_scaled(qh: np.ndarray, ql: np.ndarray, K: np.ndarray, bound: np.ndarra
 
 
 def _exp_terms(rows: np.ndarray):
-    """Shared by the row functions.  rows: (R, n) finite float64.  Returns d = x - m
+    """Shared by the row functions.  rows: (R, n) float64, finite or -inf with a finite
+    maximum (-inf entries are clamped).  Returns d = x - m
     as a dd (exact), the exp terms t 2**K, the clamped mask and S = sum_j exp(d_j)
     as a dd (S >= 1: the max's term is exactly 1)."""
     R, n = rows.shape
@@ -211,7 +212,7 @@ def _exp_terms(rows: np.ndarray):
 
 
 def softmax_rows(rows: np.ndarray):
-    """rows: (R, n) finite float64, n >= 1.  Returns (rounded, lo, row_ok)."""
+    """rows: (R, n) float64 as for _exp_terms, n >= 1.  Returns (rounded, lo, row_ok)."""
     _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
     qh, ql = _dd_div(th, tl, sh, sl)
     rounded, lo, ok = round_scaled(qh, ql, K, REL_BOUND * qh)
@@ -254,7 +255,7 @@ def round_dd(vh: np.ndarray, vl: np.ndarray, bound: np.ndarray):
 
 
 def log_rows(function: str, rows: np.ndarray):
-    """log_softmax (R, n) or logsumexp (R,) of finite rows: (hi, lo, row_ok)."""
+    """log_softmax (R, n) or logsumexp (R,) of rows as for _exp_terms: (hi, lo, row_ok)."""
     m, dh, dl, _, _, _, _, sh, sl = _exp_terms(rows)
     Lh, Ll, bL = log_dd(sh, sl)
     # S's own error: relative < 2**-96 (the docstring's sum), so log S moves < 2**-95 more.
@@ -266,6 +267,9 @@ def log_rows(function: str, rows: np.ndarray):
         vh, vl = _dd_add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
         b = bL + 2.0**-100 * np.abs(vh)
     hi, ok = round_dd(vh, vl, b)
+    if function == "log_softmax":  # a -inf entry (clamped covers it): exactly -inf
+        ninf = np.isneginf(rows)
+        hi, vl, ok = np.where(ninf, -np.inf, hi), np.where(ninf, 0.0, vl), ok | ninf
     return hi, vl, ok if ok.ndim == 1 else ok.all(axis=-1)
 
 
@@ -312,7 +316,10 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, **kw) -> api.Exact:
     moved = np.moveaxis(x.astype(np.float64), ax, -1)
     n = moved.shape[-1]
     rows = moved.reshape(-1, n)
-    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
+    # Finite entries and -inf with a finite maximum, as in oracles.fast: a -inf
+    # entry is clamped in _exp_terms (softmax exactly 0, log_softmax -inf).
+    ninf = np.isneginf(rows)
+    finite = np.asarray((np.isfinite(rows) | ninf).all(axis=-1) & ~ninf.all(axis=-1))  # an array: indexed below
     safe = np.where(finite[:, None], rows, 0.0)
     # Blocks of about 2**15 elements: the temporaries stay in cache (2-3x faster than one pass).
     step = max(1, 2**15 // n)

@@ -1,7 +1,8 @@
 r"""A certified fast path in front of the mpmath oracle.
 
 For float16, bfloat16 and float32 *targets* of softmax, log_softmax,
-logsumexp and sigmoid on finite slices, compute in float64 with numpy and
+logsumexp and sigmoid on slices of finite values and -inf (with a finite
+maximum), compute in float64 with numpy and
 carry a rigorous per-element bound B on |v - exact|.  An element is decided
 when v - B and v + B round (directly, RNE, to the target format) to the same
 value and B <= 0.01 ulp of the target; then that value *is* the correctly
@@ -182,8 +183,10 @@ def _compensated_sum(e: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
-    """rows: (R, n) float64, all finite, n >= 1.  Returns (v, bound) in the
-    output layout: (R, n) for row functions, (R,) for logsumexp."""
+    """rows: (R, n) float64, finite or -inf with a finite maximum, n >= 1.
+    Returns (v, bound) in the output layout: (R, n) for row functions, (R,)
+    for logsumexp.  A -inf entry has e = exp(-inf) = 0 exactly and no error
+    to charge (softmax v = 0 exactly; log_softmax v = -inf, set by the caller)."""
     with np.errstate(all="ignore"):
         m = rows.max(axis=-1, keepdims=True)
         d = rows - m
@@ -193,6 +196,7 @@ def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
         # ad = |err_j| / u, exact (a power-of-two scaling).
         bb = d - rows
         ad = np.abs((rows - (d - bb)) - (m + bb)) * 2.0**53
+        ad[np.isneginf(rows)] = 0.0  # nan there (-inf - -inf)
         e = np.exp(d)
         S, k = _compensated_sum(e)
         # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (delta_j + C),
@@ -257,7 +261,11 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     moved = np.moveaxis(x64.reshape(shape_1d), ax, -1)
     lead, n = moved.shape[:-1], moved.shape[-1]
     rows = moved.reshape(-1, n)
-    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
+    # Rows of finite entries and -inf with a finite maximum: every special-value
+    # profile agrees on them (a -inf entry takes no part: softmax 0, log_softmax
+    # -inf).  NaN, +inf and all -inf rows are profile-dependent: mpmath.
+    ninf = np.isneginf(rows)
+    finite = np.asarray((np.isfinite(rows) | ninf).all(axis=-1) & ~ninf.all(axis=-1))  # an array: indexed below
     safe = np.where(finite[:, None], rows, 0.0)
     # Blocks of about 2**18 elements (whole rows): the dozens of float64 temporaries
     # per element then stay in cache instead of streaming 64 MB arrays.
@@ -267,6 +275,8 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     v = np.concatenate([pv for pv, _ in parts])
     r = np.concatenate([pr for pr, _ in decided])
     ok = np.concatenate([pk for _, pk in decided])
+    if function == "log_softmax":  # a -inf entry: exactly -inf
+        r[ninf], v[ninf], ok[ninf] = -np.inf, -np.inf, True
     row_ok = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
     hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
     bad = np.flatnonzero(~row_ok)

@@ -3,7 +3,7 @@ logsumexp, sigmoid; oracles.fast.evaluate sends every float64 target there)
 against the references, bit for bit on the rounded values, across
 every regime of test_fast_oracle.regimes (ordinary, ties, huge spreads with
 x - max overflowing, near overflow, subnormal outputs, subnormal logits, all
-equal, heterogeneous rows, one long row):
+equal, heterogeneous rows, rows with -inf entries, long rows):
 
 - mpmath (``oracles.api.evaluate``, the definition of truth) on
   SOFTMAX_HARNESS_F64_SAMPLES elements of softmax (default 10**6: about 24 s

@@ -34,7 +34,11 @@ def regimes(dtype: str, rng: np.random.Generator, total: int) -> list[np.ndarray
     i = 0
     while size < total:
         k = int(rng.choice([3, 17, 64, 65, 257]))
-        x = np.clip(makers[i % len(makers)](k), -f.max_finite, f.max_finite).astype(f.dtype)
+        if i % (len(makers) + 1) == len(makers):  # -inf entries (not clipped), one finite per row at least
+            v = rng.uniform(-20, 20, (8, k))
+            x = np.where((rng.random((8, k)) < 0.4) & (np.arange(k) != k // 2), -np.inf, v).astype(f.dtype)
+        else:
+            x = np.clip(makers[i % (len(makers) + 1)](k), -f.max_finite, f.max_finite).astype(f.dtype)
         out.append(x)
         size += x.size
         i += 1
