@@ -254,23 +254,51 @@ def round_dd(vh: np.ndarray, vl: np.ndarray, bound: np.ndarray):
     return vh, ok
 
 
-def log_rows(function: str, rows: np.ndarray):
-    """log_softmax (R, n) or logsumexp (R,) of rows as for _exp_terms: (hi, lo, row_ok)."""
+def log_values(function: str, rows: np.ndarray):
+    """log_softmax (R, n) or logsumexp (R,) of rows as for _exp_terms, before
+    rounding: (vh, vl, bound), vh + vl within ``bound`` of the exact value
+    (NaN where x - max overflowed; -inf entries of log_softmax are -inf, exact)."""
     m, dh, dl, _, _, _, _, sh, sl = _exp_terms(rows)
     Lh, Ll, bL = log_dd(sh, sl)
     # S's own error: relative < 2**-96 (the docstring's sum), so log S moves < 2**-95 more.
     bL = bL + 2.0**-95
     if function == "logsumexp":
         vh, vl = _dd_add(m, np.zeros_like(m), Lh, Ll)
-        vh, vl, b = vh[:, 0], vl[:, 0], (bL + 2.0**-100 * np.abs(vh))[:, 0]
-    else:
-        vh, vl = _dd_add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
-        b = bL + 2.0**-100 * np.abs(vh)
+        return vh[:, 0], vl[:, 0], (bL + 2.0**-100 * np.abs(vh))[:, 0]
+    vh, vl = _dd_add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
+    b = bL + 2.0**-100 * np.abs(vh)
+    ninf = np.isneginf(rows)
+    return np.where(ninf, -np.inf, vh), np.where(ninf, 0.0, vl), np.where(ninf, 0.0, b)
+
+
+def log_rows(function: str, rows: np.ndarray):
+    """log_softmax (R, n) or logsumexp (R,) rounded to float64: (hi, lo, row_ok)."""
+    vh, vl, b = log_values(function, rows)
     hi, ok = round_dd(vh, vl, b)
-    if function == "log_softmax":  # a -inf entry (clamped covers it): exactly -inf
-        ninf = np.isneginf(rows)
-        hi, vl, ok = np.where(ninf, -np.inf, hi), np.where(ninf, 0.0, vl), ok | ninf
-    return hi, vl, ok if ok.ndim == 1 else ok.all(axis=-1)
+    # -inf: a -inf entry of log_softmax, or x - max past -max_finite (the exact
+    # value is below it too, as L >= 0): both round to -inf.
+    ninf = np.isneginf(vh)
+    return hi, np.where(ninf, 0.0, vl), (ok | ninf) if ok.ndim == 1 else (ok | ninf).all(axis=-1)
+
+
+def softmax_values(rows: np.ndarray):
+    """softmax of rows as for _exp_terms, before rounding: (vh, vl, bound) with
+    vh + vl = (qh + ql) 2**K (ldexp: exact, or off by < 2**-1074 each when the
+    value is subnormal) and |vh + vl - exact| <= bound."""
+    _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
+    qh, ql = _dd_div(th, tl, sh, sl)
+    with np.errstate(under="ignore"):
+        Kc = np.maximum(K, -1200).astype(np.int32)
+        vh, vl = np.ldexp(qh, Kc), np.ldexp(ql, Kc)
+    b = REL_BOUND * 2 * vh + 2.0**-1072
+    return np.where(clamped, 0.0, vh), np.where(clamped, 0.0, vl), b
+
+
+def values(function: str, rows: np.ndarray):
+    """(vh, vl, bound) of a row function; what oracles.fast falls back on for
+    a lower-precision target before mpmath (an element the float64 path left
+    undecided is almost always a near tie, which 2**-90 settles)."""
+    return softmax_values(rows) if function == "softmax" else log_values(function, rows)
 
 
 def sigmoid_flat(x: np.ndarray):

@@ -225,6 +225,30 @@ def _sigmoid_fast(x: np.ndarray):
     return v, SAFETY * (C + 3) * U64 * np.abs(v) + ABS
 
 
+def _dd_rows(function: str, src: np.ndarray, rows: np.ndarray, fmt: Format, rounded: np.ndarray,
+             hi: np.ndarray, lo: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Second tier for ``rows`` (indices into src) the float64 path left undecided:
+    the double-double values of oracles.f64 (within 2**-90 relative), decided
+    the same way, written into rounded/hi/lo.  Returns the rows still undecided
+    plus ``rest`` (not eligible), for mpmath.  A long row then costs one dd pass
+    instead of a whole row through mpmath for one near-tie element."""
+    if not rows.size:
+        return rest
+    x = src[rows].astype(np.float64)
+    with np.errstate(all="ignore"):
+        vh, vl, b = f64.values(function, x)
+        r, ok = _decide(vh, np.abs(vl) + b, fmt)
+    if function == "log_softmax":  # a -inf entry: exactly -inf
+        ninf = np.isneginf(x)
+        r[ninf], ok[ninf] = -np.inf, True
+    done = ok.all(axis=-1) if ok.ndim == 2 else ok
+    idx = rows[done]
+    width = rounded.shape[1]
+    rounded[idx], hi[idx] = r[done].reshape(-1, width), vh[done].reshape(-1, width)
+    lo[idx] = np.where(np.isfinite(vh[done]), vl[done], 0.0).reshape(-1, width)
+    return np.concatenate([rows[~done], rest])
+
+
 def applicable(function: str, fmt: Format, mask, indices, labels, upstream) -> bool:
     return (function in FAST_FUNCTIONS and fmt.p <= 24 and mask is None and indices is None
             and labels is None and upstream is None)
@@ -240,14 +264,12 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
         return f64.evaluate(function, x, axis, **kw)
     if not applicable(function, fmt, mask, indices, labels, upstream) or x.size == 0:
         return api.evaluate(function, x, axis, **kw)
-    x64 = x.astype(np.float64)
     if function == "sigmoid":
-        flat = x64.reshape(-1)
-        v, b = _sigmoid_fast(flat)
-        r, ok = _decide(v, b, fmt)
+        flat = x.astype(np.float64).reshape(-1)
+        hi, b = _sigmoid_fast(flat)
+        rounded, ok = _decide(hi, b, fmt)
         ok &= np.isfinite(flat)
-        hi, rounded = v.copy(), r.copy()
-        lo = np.zeros_like(v)
+        lo = np.zeros_like(hi)
         if not ok.all():
             bad = np.flatnonzero(~ok)
             ex = api.evaluate("sigmoid", x.reshape(-1)[bad], **kw)
@@ -258,32 +280,45 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     ax = axis % ndim if x.ndim else 0
     # Annotated: numpy's stubs take reshape of an untyped shape for a 0-d result.
     shape_1d: tuple[int, ...] = x.shape or (1,)
-    moved = np.moveaxis(x64.reshape(shape_1d), ax, -1)
-    lead, n = moved.shape[:-1], moved.shape[-1]
-    rows = moved.reshape(-1, n)
-    # Rows of finite entries and -inf with a finite maximum: every special-value
-    # profile agrees on them (a -inf entry takes no part: softmax 0, log_softmax
-    # -inf).  NaN, +inf and all -inf rows are profile-dependent: mpmath.
-    ninf = np.isneginf(rows)
-    finite = np.asarray((np.isfinite(rows) | ninf).all(axis=-1) & ~ninf.all(axis=-1))  # an array: indexed below
-    safe = np.where(finite[:, None], rows, 0.0)
-    # Blocks of about 2**18 elements (whole rows): the dozens of float64 temporaries
-    # per element then stay in cache instead of streaming 64 MB arrays.
+    src = np.moveaxis(x.reshape(shape_1d), ax, -1)
+    lead, n = src.shape[:-1], src.shape[-1]
+    src = src.reshape(-1, n)  # the input's dtype: converted to float64 a block at a time
+    R = src.shape[0]
+    width = n if function != "logsumexp" else 1
+    # rounded in the target dtype directly (every value is representable there);
+    # lo by np.zeros, whose pages stay unmapped where nothing is written.
+    hi, rounded = np.empty((R, width)), np.empty((R, width), dtype=fmt.dtype)
+    row_ok, eligible = np.empty(R, dtype=bool), np.empty(R, dtype=bool)
+    # Blocks of about 2**18 elements (whole rows), written into the outputs in
+    # place: the dozens of float64 temporaries per element stay in cache, and no
+    # full-size copy of the input or the results is made.
     step = max(1, BLOCK // n)
-    parts = [_rows_fast(function, safe[i:i + step], fmt) for i in range(0, safe.shape[0], step)]
-    decided = [_decide(pv, pb, fmt) for pv, pb in parts]
-    v = np.concatenate([pv for pv, _ in parts])
-    r = np.concatenate([pr for pr, _ in decided])
-    ok = np.concatenate([pk for _, pk in decided])
-    if function == "log_softmax":  # a -inf entry: exactly -inf
-        r[ninf], v[ninf], ok[ninf] = -np.inf, -np.inf, True
-    row_ok = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
-    hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
+    for i in range(0, R, step):
+        rows = src[i:i + step].astype(np.float64)
+        # Rows of finite entries and -inf with a finite maximum: every special-value
+        # profile agrees on them (a -inf entry takes no part: softmax 0, log_softmax
+        # -inf).  NaN, +inf and all -inf rows are profile-dependent: mpmath.
+        ninf = np.isneginf(rows)
+        fin = np.isfinite(rows)
+        finite = (fin | ninf).all(axis=-1) & fin.any(axis=-1)
+        if not finite.all():
+            rows[~finite] = 0.0
+        v, b = _rows_fast(function, rows, fmt)
+        r, ok = _decide(v, b, fmt)
+        if function == "log_softmax":  # a -inf entry: exactly -inf
+            r[ninf], v[ninf], ok[ninf] = -np.inf, -np.inf, True
+        row_ok[i:i + step] = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
+        eligible[i:i + step] = finite
+        hi[i:i + step] = v.reshape(len(rows), width)
+        rounded[i:i + step] = r.reshape(len(rows), width)
+    lo = np.zeros((R, width))
     bad = np.flatnonzero(~row_ok)
     if bad.size:
-        sub = np.moveaxis(np.asarray(x).reshape(shape_1d), ax, -1).reshape(-1, n)[bad]
-        ex = api.evaluate(function, sub, -1, **kw)
-        rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
+        bad = _dd_rows(function, src, bad[eligible[bad]], fmt, rounded, hi, lo, bad[~eligible[bad]])
+    if bad.size:
+        ex = api.evaluate(function, src[bad], -1, **kw)
+        rounded[bad] = ex.rounded.reshape(len(bad), width)
+        hi[bad], lo[bad] = ex.hi.reshape(len(bad), width), ex.lo.reshape(len(bad), width)
     out_shape = lead + ((n,) if function != "logsumexp" else ())
 
     def back(a):
@@ -292,4 +327,4 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
             a = np.moveaxis(a, -1, ax).reshape(x.shape)
         return a
 
-    return api.Exact(back(rounded).astype(fmt.dtype), back(hi), back(lo))
+    return api.Exact(back(rounded), back(hi), back(lo))

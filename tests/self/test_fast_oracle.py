@@ -143,3 +143,23 @@ def test_blocks_change_nothing(function, monkeypatch):
     assert _bits_equal(whole.rounded, blocked.rounded)
     assert _bits_equal(whole.hi, blocked.hi) and _bits_equal(whole.lo, blocked.lo)
     assert _bits_equal(blocked.rounded, api.evaluate(function, x, -1).rounded)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("function", ["softmax", "log_softmax", "logsumexp"])
+def test_undecided_rows_go_to_the_double_double_tier(function, dtype, monkeypatch):
+    """Rows the float64 path leaves undecided (here: every row, its bounds
+    inflated 2**20 times) are decided by the dd tier of oracles.f64, bit for bit
+    as mpmath, and only rows that tier cannot decide reach mpmath."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-20, 20, (30, 33))
+    x[::4, ::3] = -np.inf  # -inf entries take the dd tier too
+    x = x.astype(FORMATS[dtype].dtype)
+    want = api.evaluate(function, x, -1)
+    rows_fast, calls = fast._rows_fast, []
+    monkeypatch.setattr(fast, "_rows_fast", lambda *a: (lambda v, b: (v, b * 2.0**20 + 1e-3))(*rows_fast(*a)))
+    evaluate = api.evaluate
+    monkeypatch.setattr(api, "evaluate", lambda fn, arr, *a, **k: calls.append(len(arr)) or evaluate(fn, arr, *a, **k))
+    got = fast.evaluate(function, x, -1)
+    assert _bits_equal(got.rounded, want.rounded)
+    assert sum(calls) <= 2, calls  # the dd tier decided (almost) every row
