@@ -31,6 +31,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "thorough": dict(max_examples=300, deadline=None, derandomize=False, print_blob=True),
 }
 MIN_PER_REGIME = 3  # examples per regime, whatever the budget's total
+# The derandomized (ci) budget's draws.  Hypothesis derandomizes by seeding
+# Random(int(digest of the test's source)); the baseline was drawn when the
+# digest of conformance's inner test was this one.  Fixed here, the draws no
+# longer depend on that code's lines, and no search tokenizes its source.
+DERANDOMIZED_SEED = int.from_bytes(bytes.fromhex(
+    "9230aeb48f82f9b6b0dcbeb2529552d36fdec80f10695f5f7e77648b590d6355"
+    "0980ec750afb10e6fe181cc2297182d9"), "big")
 BUDGET_ENV = "SOFTMAX_HARNESS_BUDGET"
 LEGACY_ENV = "SOFTMAX_HARNESS_PROFILE"  # the old name, still read
 HYPOTHESIS_PREFIX = "softmax-harness-"

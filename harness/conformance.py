@@ -8,6 +8,7 @@ is the shrunk one and the same seed gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -114,6 +115,8 @@ def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "
     fixed_constant_pool()  # draws depend on the strategy and seed, not on our source
     if seed is None:
         seed = choose_seed(None, budget).value  # the one rule: fixed default, or derandomized
+    # derandomized (seed None): the budget's fixed draws, budgets.DERANDOMIZED_SEED
+    draws = budgets.DERANDOMIZED_SEED if seed is None else seed
     fn = PROPERTIES[prop].fn
     tracker = Tracker()
     t0 = time.perf_counter()
@@ -132,8 +135,7 @@ def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "
                          max_elements=1 << 23 if long_rows else 2048)
         hyp = budgets.hypothesis_settings(budget, database, max_examples=per)
         inner = _property_test(impl, fn, strategy, tracker, gate, hyp, (impl.id, prop, dtype, regime))
-        if seed is not None:
-            inner = _seeded(inner, seed)
+        inner = _seeded(inner, draws)
         try:
             inner()
         except ConformanceFailure as e:
@@ -150,11 +152,6 @@ def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "
 
 
 def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings, key: tuple):
-    # Keep inner's lines (decorators included) as they are: Hypothesis hashes
-    # them into the ci budget's derandomized draws, which the baseline records.
-    # So inner still says "policy.passes", the name the verdicts had when the
-    # baseline was drawn (tests/self/test_determinism.py holds the digest).
-    policy = verdicts
     @config
     @given(case=strategy)
     def inner(case: Case) -> None:
@@ -172,14 +169,15 @@ def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config
                 ratio = float(f.max_ulp) / float(f.budget_ulp)
             if math.isfinite(ratio):
                 target(float(np.log2(1 + min(max(ratio, 0.0), 1e30))), label="error/budget")
-        if not policy.passes(f.verdict, gate):
+        if not verdicts.passes(f.verdict, gate):
             raise ConformanceFailure(f, case)
 
-    if config.database is not None:
-        # Every inner test has the same source, hence the same database key:
-        # tell them apart (as hypothesis.stateful does).  Only with a database,
-        # because the digest also seeds derandomized draws (the ci baseline's).
-        inner.hypothesis.inner_test._hypothesis_internal_add_digest = "\0".join(map(str, key)).encode()
+    # Every inner test has the same source: key the example database by what
+    # is searched (as hypothesis.stateful tells its tests apart), and never
+    # tokenize the source per search (Hypothesis's default key).
+    inner._hypothesis_internal_database_key = (
+        hashlib.sha384("\0".join(map(str, ("softmax-harness", *key))).encode()).digest()
+        if config.database is not None else None)
     return inner
 
 

@@ -1,5 +1,5 @@
-r"""A certified float64-target softmax (issue 14 §1), prototype: exposed and
-benchmarked, not yet wired into ``oracles.fast.evaluate`` or the harness.
+r"""A certified float64-target path for softmax, log_softmax, logsumexp and
+sigmoid (issue 14 §1), called by ``oracles.fast.evaluate`` for float64 targets.
 
 Each row is evaluated in double-double (dd: hi + lo, vectorised over all rows
 at once with numpy, no Python loop per row or element) as s_i = q_i 2**K_i,
@@ -61,6 +61,7 @@ from .formats import format_of
 U = 2.0**-53
 REL_BOUND = 2.0**-90
 CLAMP = -1500.0
+F64_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
 
 # ln2/64 in three parts: C1 has 35 significant bits so k*C1 is exact for |k| < 2**18
 # (|k| <= 64 * 1500 / ln2 < 138,500 after the clamp).
@@ -182,16 +183,19 @@ def round_scaled(qh: np.ndarray, ql: np.ndarray, K: np.ndarray, bound: np.ndarra
     return np.ldexp(N, Qi), np.ldexp(f, Qi), ok
 
 
-def softmax_rows(rows: np.ndarray):
-    """rows: (R, n) finite float64, n >= 1.  Returns (rounded, lo, row_ok)."""
+def _exp_terms(rows: np.ndarray):
+    """Shared by the row functions.  rows: (R, n) float64, finite or -inf with a finite
+    maximum (-inf entries are clamped).  Returns d = x - m
+    as a dd (exact), the exp terms t 2**K, the clamped mask and S = sum_j exp(d_j)
+    as a dd (S >= 1: the max's term is exactly 1)."""
     R, n = rows.shape
     m = rows.max(axis=-1, keepdims=True)
     with np.errstate(all="ignore"):
         dh, dl = _two_sum(rows, np.broadcast_to(-m, rows.shape))
     clamped = ~(dh > CLAMP)                    # also -inf / nan from an overflowing x - m
-    dh = np.where(clamped, CLAMP, dh)
-    dl = np.where(clamped, 0.0, dl)
-    th, tl, K = exp_dd(dh, dl)
+    eh = np.where(clamped, CLAMP, dh)
+    el = np.where(clamped, 0.0, dl)
+    th, tl, K = exp_dd(eh, el)
     # S: scale each term to 2**0 (exact, or underflow < 2**-1073), pairwise dd tree.
     with np.errstate(under="ignore"):
         Kc = np.maximum(K, -1100).astype(np.int32)
@@ -204,6 +208,12 @@ def softmax_rows(rows: np.ndarray):
     while sh.shape[1] > 1:
         h = sh.shape[1] // 2
         sh, sl = _dd_add(sh[:, :h], sl[:, :h], sh[:, h:], sl[:, h:])
+    return m, dh, dl, th, tl, K, clamped, sh, sl
+
+
+def softmax_rows(rows: np.ndarray):
+    """rows: (R, n) float64 as for _exp_terms, n >= 1.  Returns (rounded, lo, row_ok)."""
+    _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
     qh, ql = _dd_div(th, tl, sh, sl)
     rounded, lo, ok = round_scaled(qh, ql, K, REL_BOUND * qh)
     rounded = np.where(clamped, 0.0, rounded)
@@ -212,29 +222,148 @@ def softmax_rows(rows: np.ndarray):
     return rounded, lo, ok.all(axis=-1)
 
 
+def log_dd(sh: np.ndarray, sl: np.ndarray):
+    r"""log S for a dd S in [1, 2**60): (Lh, Ll, bound) with |Lh + Ll - log S| <= bound.
+
+    One Newton step from numpy's y0 = log(sh), whose accuracy is *not* assumed:
+    z = S exp(-y0) = e**delta (delta = log S - y0), c = z - 1, L = y0 + c - c**2/2.
+    Then L - log S = (c - c**2/2) - log1p(c), |.| <= |c|**3/3 (|c| < 2**-20 or the
+    element is left undecided), plus the dd error of z: exp_dd 2**-98, one dd mul
+    10u**2, so |c - (e**delta - 1)| < 2**-97 |z| <= 2**-96, and the few dd adds,
+    3u**2 |L| each.  bound = 2**-94 + 2**-100 |L| + |c|**3 covers all of it."""
+    y0 = np.log(sh)
+    th, tl, K = exp_dd(-y0, np.zeros_like(y0))
+    zh, zl = _dd_mul(sh, sl, th, tl)
+    zh, zl = np.ldexp(zh, K.astype(np.int32)), np.ldexp(zl, K.astype(np.int32))  # z near 1: exact
+    ch, cl = _two_sum(zh, -1.0)                # z within 2**-20 of 1: exact (Sterbenz)
+    ch, cl = _fast_two_sum(ch, cl + zl)
+    Lh, Ll = _dd_add(y0, np.zeros_like(y0), ch, cl)
+    Lh, Ll = _dd_add(Lh, Ll, -0.5 * ch * ch, np.zeros_like(y0))
+    bound = 2.0**-94 + 2.0**-100 * np.abs(Lh) + np.abs(ch) ** 3
+    return Lh, Ll, np.where(np.abs(ch) < 2.0**-20, bound, np.inf)
+
+
+def round_dd(vh: np.ndarray, vl: np.ndarray, bound: np.ndarray):
+    """(vh, ok): vh = RN(vh + vl) for a normalised dd (fast_two_sum output), and ok
+    where every real within ``bound`` of vh + vl rounds to vh too: |vl| + bound
+    stays inside half the *smaller* of vh's two gaps (the gap towards zero halves
+    at a power of two), with a 2**-40 margin for the float sum."""
+    with np.errstate(all="ignore"):
+        gap = np.minimum(np.nextafter(vh, np.inf) - vh, vh - np.nextafter(vh, -np.inf))
+        ok = (np.abs(vl) + bound < 0.5 * gap * (1 - 2.0**-40)) & np.isfinite(vh)
+    return vh, ok
+
+
+def log_values(function: str, rows: np.ndarray):
+    """log_softmax (R, n) or logsumexp (R,) of rows as for _exp_terms, before
+    rounding: (vh, vl, bound), vh + vl within ``bound`` of the exact value
+    (NaN where x - max overflowed; -inf entries of log_softmax are -inf, exact)."""
+    m, dh, dl, _, _, _, _, sh, sl = _exp_terms(rows)
+    Lh, Ll, bL = log_dd(sh, sl)
+    # S's own error: relative < 2**-96 (the docstring's sum), so log S moves < 2**-95 more.
+    bL = bL + 2.0**-95
+    if function == "logsumexp":
+        vh, vl = _dd_add(m, np.zeros_like(m), Lh, Ll)
+        return vh[:, 0], vl[:, 0], (bL + 2.0**-100 * np.abs(vh))[:, 0]
+    vh, vl = _dd_add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
+    b = bL + 2.0**-100 * np.abs(vh)
+    ninf = np.isneginf(rows)
+    return np.where(ninf, -np.inf, vh), np.where(ninf, 0.0, vl), np.where(ninf, 0.0, b)
+
+
+def log_rows(function: str, rows: np.ndarray):
+    """log_softmax (R, n) or logsumexp (R,) rounded to float64: (hi, lo, row_ok)."""
+    vh, vl, b = log_values(function, rows)
+    hi, ok = round_dd(vh, vl, b)
+    # -inf: a -inf entry of log_softmax, or x - max past -max_finite (the exact
+    # value is below it too, as L >= 0): both round to -inf.
+    ninf = np.isneginf(vh)
+    return hi, np.where(ninf, 0.0, vl), (ok | ninf) if ok.ndim == 1 else (ok | ninf).all(axis=-1)
+
+
+def softmax_values(rows: np.ndarray):
+    """softmax of rows as for _exp_terms, before rounding: (vh, vl, bound) with
+    vh + vl = (qh + ql) 2**K (ldexp: exact, or off by < 2**-1074 each when the
+    value is subnormal) and |vh + vl - exact| <= bound."""
+    _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
+    qh, ql = _dd_div(th, tl, sh, sl)
+    with np.errstate(under="ignore"):
+        Kc = np.maximum(K, -1200).astype(np.int32)
+        vh, vl = np.ldexp(qh, Kc), np.ldexp(ql, Kc)
+    b = REL_BOUND * 2 * vh + 2.0**-1072
+    return np.where(clamped, 0.0, vh), np.where(clamped, 0.0, vl), b
+
+
+def values(function: str, rows: np.ndarray):
+    """(vh, vl, bound) of a row function; what oracles.fast falls back on for
+    a lower-precision target before mpmath (an element the float64 path left
+    undecided is almost always a near tie, which 2**-90 settles)."""
+    return softmax_values(rows) if function == "softmax" else log_values(function, rows)
+
+
+def sigmoid_flat(x: np.ndarray):
+    """sigmoid of finite float64 x: (hi, lo, ok).  E = exp(-|x|) in dd (x < -1500
+    clamps as in softmax: the result is below 2**-2000, rounds to 0), then 1/(1+E)
+    for x >= 0 and E/(1+E) below, kept scaled by 2**K for subnormal results: one
+    dd add (3u**2) and one dd div (16u**2) on top of exp_dd's 2**-98."""
+    a = np.minimum(np.abs(x), -CLAMP)
+    th, tl, K = exp_dd(-a, np.zeros_like(a))
+    with np.errstate(under="ignore"):
+        Kc = np.maximum(K, -1100).astype(np.int32)
+        eh, el = np.ldexp(th, Kc), np.ldexp(tl, Kc)
+    one = np.ones_like(a)
+    dh, dl = _dd_add(one, np.zeros_like(a), eh, el)
+    neg = x < 0
+    qh, ql = _dd_div(np.where(neg, th, one), np.where(neg, tl, 0.0), dh, dl)
+    Ks = np.where(neg, K, 0)
+    rounded, lo, ok = round_scaled(qh, ql, Ks, REL_BOUND * qh)
+    deep = neg & (np.abs(x) >= -CLAMP)
+    return np.where(deep, 0.0, rounded), np.where(deep, 0.0, lo), ok | deep
+
+
 def evaluate(function: str, x: np.ndarray, axis: int = -1, **kw) -> api.Exact:
-    """Same contract as :func:`oracles.api.evaluate`: softmax with a float64 target
-    here, undecided rows and everything else through mpmath."""
+    """Same contract as :func:`oracles.api.evaluate`: softmax, log_softmax,
+    logsumexp and sigmoid with a float64 target here, undecided rows (elements,
+    for sigmoid) and everything else through mpmath."""
     x = np.asarray(x)
     fmt = format_of(kw.get("out_dtype") if kw.get("out_dtype") is not None else x.dtype)
     plain = all(kw.get(k) is None for k in ("mask", "indices", "labels", "upstream"))
-    if function != "softmax" or fmt.p != 53 or not plain or x.size == 0 or x.ndim == 0:
+    if function not in F64_FUNCTIONS or fmt.p != 53 or not plain or x.size == 0 or x.ndim == 0:
         return api.evaluate(function, x, axis, **kw)
+    if function == "sigmoid":
+        flat = x.astype(np.float64).reshape(-1)
+        fin = np.isfinite(flat)
+        with np.errstate(all="ignore"):
+            rounded, lo, ok = sigmoid_flat(np.where(fin, flat, 0.0))
+        bad = np.flatnonzero(~(ok & fin))
+        if bad.size:
+            ex = api.evaluate(function, x.reshape(-1)[bad], **kw)
+            rounded[bad], lo[bad] = ex.rounded.astype(np.float64), ex.lo
+        return api.Exact(rounded.reshape(x.shape), rounded.reshape(x.shape).copy(), lo.reshape(x.shape))
     ax = axis % x.ndim
     moved = np.moveaxis(x.astype(np.float64), ax, -1)
     n = moved.shape[-1]
     rows = moved.reshape(-1, n)
-    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
+    # Finite entries and -inf with a finite maximum, as in oracles.fast: a -inf
+    # entry is clamped in _exp_terms (softmax exactly 0, log_softmax -inf).
+    ninf = np.isneginf(rows)
+    finite = np.asarray((np.isfinite(rows) | ninf).all(axis=-1) & ~ninf.all(axis=-1))  # an array: indexed below
     safe = np.where(finite[:, None], rows, 0.0)
     # Blocks of about 2**15 elements: the temporaries stay in cache (2-3x faster than one pass).
     step = max(1, 2**15 // n)
-    parts = [softmax_rows(safe[i:i + step]) for i in range(0, len(safe), step)]
+    kernel = softmax_rows if function == "softmax" else (lambda r: log_rows(function, r))
+    with np.errstate(all="ignore"):  # an overflowing x - max is left to mpmath below
+        parts = [kernel(safe[i:i + step]) for i in range(0, len(safe), step)]
     rounded, lo = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     ok = np.concatenate([p[2] for p in parts]) & finite
     bad = np.flatnonzero(~ok)
     if bad.size:
         ex = api.evaluate(function, moved.reshape(-1, n)[bad], -1, **kw)
         rounded[bad], lo[bad] = ex.rounded.astype(np.float64), ex.lo
+    if function == "logsumexp":
+        shape = moved.shape[:-1]
+        r = rounded.reshape(shape)
+        return api.Exact(r, r.copy(), lo.reshape(shape))
     back = (lambda a: np.moveaxis(a.reshape(moved.shape), -1, ax))
     r = back(rounded)
     return api.Exact(r.astype(np.float64), r.copy(), back(lo))

@@ -1,28 +1,34 @@
 r"""A certified fast path in front of the mpmath oracle.
 
 For float16, bfloat16 and float32 *targets* of softmax, log_softmax,
-logsumexp and sigmoid on finite slices, compute in float64 with numpy and
+logsumexp and sigmoid on slices of finite values and -inf (with a finite
+maximum), compute in float64 with numpy and
 carry a rigorous per-element bound B on |v - exact|.  An element is decided
 when v - B and v + B round (directly, RNE, to the target format) to the same
 value and B <= 0.01 ulp of the target; then that value *is* the correctly
-rounded result and hi = v measures ulp errors to within 0.01 ulp.  Any slice
-with an undecided element, a non-finite entry, or a float64 target goes to
-the mpmath interval oracle (``oracles.api.evaluate``), which stays the
+rounded result and hi = v measures ulp errors to within 0.01 ulp.  A float64
+target goes to the double-double path of ``oracles.f64``; any slice with an
+undecided element or a non-finite entry goes to the mpmath interval oracle (``oracles.api.evaluate``), which stays the
 definition of truth (tests/self/test_fast_oracle.py compares the two).
 
 Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
-  d_j = fl(x_j - m):     |err| <= u |d_j|  (x, m exact; one rounding)
-  e_j = exp(d_j):        rel <= C u + |d_j| u     (numpy's exp: C = 4 ulp, enforced by
+  d_j = fl(x_j - m):     x_j - m = d_j + err_j exactly (TwoSum gives err_j);
+                         delta_j = |err_j| / u <= |d_j|, often 0 (x, m exact; one rounding)
+  e_j = exp(d_j):        rel <= C u + delta_j u   (numpy's exp: C = 4 ulp, enforced by
                                                    tests/self/test_exp_calibration.py,
                                                    which fails past C/2 ulp (rel C u):
                                                    measured max 0.72 ulp on 2**20
                                                    arguments, numpy 2.4.6, AVX512F)
-  S = fsum(e_j):         rel <= (sum_j s_j (|d_j| + C) + 1) u   (math.fsum is
-                                                   correctly rounded; each e_j
-                                                   brings its own error)
-  softmax  s_i = e_i/S:  rel <= (|d_i| + C + 1) u + rel(S)
+  S = sum(e_j):          rel <= (sum_j s_j (delta_j + C) + 1) u + 3 k^2 u^2, k = ceil(log2 n)
+                         (each e_j brings its own error; the summation itself is
+                         _compensated_sum, a vectorised pairwise TwoSum tree with a
+                         proven rel <= u + 3 k^2 u^2, derived at that function: for
+                         n = 2**17 that is u + 2**-43.8 u, and 3 k^2 u <= 1e-9
+                         for any n numpy can hold, so the old fsum term "1 u"
+                         stands, with 3 k^2 u^2 added explicitly)
+  softmax  s_i = e_i/S:  rel <= (delta_i + C + 1) u + rel(S)
   log S:                 abs <= rel(S) + C u |log S|
-  log_softmax d_i - log S:  abs <= u |d_i| + abs(log S) + u |lsm_i|
+  log_softmax d_i - log S:  abs <= u delta_i + abs(log S) + u |lsm_i|
   logsumexp m + log S:      abs <= abs(log S) + u |lse|
   sigmoid 1/(1+e^-x) or e^x/(1+e^x):  rel <= (C + 3) u
 plus 2**-1070 absolute everywhere (float64 underflow of exp), far below the
@@ -31,11 +37,9 @@ targets' smallest subnormals.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from . import api
+from . import api, f64
 from .formats import Format, format_of
 
 FAST_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
@@ -44,17 +48,28 @@ C = 4.0  # numpy exp error, relative, in units of u: see the docstring
 SAFETY = 2.0
 ABS = 2.0**-1070
 MAX_ULP_FRACTION = 0.01
+BLOCK = 2**18  # elements per block in evaluate
 
 
-def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
+def _quantum(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """The target grid's spacing at float64 v: 2**(max(floor(log2|v|), emin) - p + 1),
+    from v's exponent bits (cheaper than frexp/ldexp; the same value).  A
+    float64 zero or subnormal has exponent field 0, below every target's emin;
+    inf/nan give an unused value (callers keep non-finite v as they are)."""
+    field = (v.view(np.uint64) >> np.uint64(52)) & np.uint64(0x7FF)
+    exp = np.maximum(field.astype(np.int64) - 1023, fmt.emin)
+    # exp - p + 1 + 1023 lies in [1, 2046] for every target (p <= 24, emin >= -149).
+    return ((exp + (1024 - fmt.p)).astype(np.uint64) << np.uint64(52)).view(np.float64)
+
+
+def round_to(v: np.ndarray, fmt: Format, q: np.ndarray | None = None) -> np.ndarray:
     """Round float64 values directly to ``fmt`` (RNE, gradual underflow,
     overflow to inf), returned as float64.  Scaling by a power of two is
-    exact and np.rint rounds half to even."""
-    v = np.asarray(v, dtype=np.float64)
+    exact and np.rint rounds half to even.  q: v's _quantum, if at hand."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
     with np.errstate(all="ignore"):
-        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
-        exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
-        q = np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+        if q is None:
+            q = _quantum(v, fmt)
         r = np.rint(v / q) * q
         # Past max_finite + ulp/2 (a tie there rounds to the even 2**(emax+1)) is inf.
         r = np.where(np.abs(r) > fmt.max_finite, np.copysign(np.inf, v), r)
@@ -62,33 +77,134 @@ def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
 
 
 def _ulp(v: np.ndarray, fmt: Format) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        _, e = np.frexp(np.where(v == 0, 1.0, np.abs(v)))
-    exp = np.maximum(e.astype(np.int64) - 1, fmt.emin)
-    return np.ldexp(1.0, (exp - (fmt.p - 1)).astype(np.int32))
+    """_quantum, except at v == 0, where it has always been the ulp of 1.0."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    return np.where(v == 0, 2.0 ** (1 - fmt.p), _quantum(v, fmt))
 
 
 def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = round_to(v - bound, fmt), round_to(v + bound, fmt)
-    ok = (lo == hi) & np.isfinite(v) & (bound <= MAX_ULP_FRACTION * _ulp(v, fmt))
-    return round_to(v, fmt), ok
+    r"""(round_to(v), ok): ok where every real in [v - bound, v + bound] rounds
+    to round_to(v) and bound <= MAX_ULP_FRACTION of the target quantum q at v.
+
+    In units of q (exact: q is a power of two), a = |v|/q, ra = rint(a),
+    dev = a - ra (exact, |dev| <= 1/2), bq = bound/q.  Within v's binade the
+    grid is the integers, so the interval rounds to ra if |dev| + bq < 1/2
+    (fl(|dev| + bq) < 1/2 implies it exactly: 1/2 is a float, rounding is
+    monotone; the open interval excludes the ties).  Leaving the binade:
+    upward, the grid above is coarser and contains 2 ** p (in q units), so
+    nothing changes; downward is possible only if the interval reaches below
+    2 ** (p-1) <= a, i.e. ra = 2 ** (p-1) given the first test, and then the
+    grid below is the half-integers (unless v's binade is emin's, where the
+    grid runs evenly down to 0): there, bq - dev < 1/4 is also required.
+    Signs: RNE is symmetric, so a and its interval's mirror round alike.
+    Beyond the overflow threshold the whole interval rounds to inf (below).
+    One pass per step over the arrays, from v's exponent bits."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        q = _quantum(v, fmt)
+        a = np.abs(v) / q
+        ra = np.rint(a)
+        dev = a - ra
+        bq = bound / q
+        ok = np.abs(dev) + bq < 0.5
+        bottom = (ra == 2.0 ** (fmt.p - 1)) & (q > fmt.min_subnormal)
+        ok &= ~bottom | (bq - dev < 0.25)
+        # Past the overflow threshold T = max_finite + ulp/2 everything rounds to inf:
+        # fl(|v| - bound) >= T (1 + 2**-50) implies |v| - bound > T exactly.
+        T = fmt.max_finite + 2.0 ** (fmt.emax - fmt.p)
+        ok |= np.abs(v) - bound >= T * (1 + 2.0**-50)
+        ok &= (bq <= MAX_ULP_FRACTION) & np.isfinite(v)
+        mag = ra * q
+        rounded = np.copysign(np.where(mag > fmt.max_finite, np.inf, mag), v)
+    return rounded, ok
+
+
+def _compensated_sum(e: np.ndarray) -> tuple[np.ndarray, int]:
+    r"""Row sums of e: (R, n) float64, finite, non-negative, n >= 1.  Returns
+    ((R, 1) sums, k) with k = ceil(log2 n) the tree depth, and the proven bound
+
+        |S - sum_j e_j| <= (u + 3 k^2 u^2) sum_j e_j,    u = 2**-53, k u <= 2**-40.
+
+    Vectorised over rows, one numpy pass per tree level (k passes, no Python
+    loop per row), and independent of how numpy orders its own reductions:
+    the tree is built here from elementwise adds, each one IEEE binary64 RNE.
+
+    Algorithm: a pairwise tree of depth k.  Level 1 folds columns P..n-1 onto
+    0..n-P-1 (P = 2**(k-1)); each later level adds the two halves.  Every add
+    s = fl(a + b) is a TwoSum, which also gives t with a + b = s + t exactly
+    (Knuth; 6 flops, no ordering condition, exact unless overflow, and the
+    partial sums here are <= n).  The t's are accumulated in c alongside:
+    c_new = fl(fl(c_a + c_b) + t).  The result is S = fl(s_k + c_k).
+
+    Proof.  Let X = sum_j e_j >= 0.  Exactly, X = s_k + T where T is the sum
+    of all t's.
+      (a) The s-tree is a plain pairwise sum of non-negative terms, so a node
+          at level l holds at most (1 + gamma_l) times its subtree's exact sum,
+          and the nodes of one level sum to at most (1 + gamma_l) X.  TwoSum's
+          |t| <= u |s|, so sum |t| <= u sum_{l<=k} (1 + gamma_l) X <= k u (1 + gamma_k) X.
+      (b) A t made at level l passes through at most 2 (k - l) + 1 <= 2k
+          roundings in the c-tree, so |c_k - T| <= gamma_{2k} sum |t|.
+      (c) S = fl(s_k + c_k): |S - (s_k + c_k)| <= u |s_k + c_k| <= u (X + |c_k - T|).
+    Hence |S - X| <= u X + (1 + u) gamma_{2k} k u (1 + gamma_k) X
+                  <= u X + 2.0001 k^2 u^2 X   (k u <= 2**-40)
+                  <= (u + 3 k^2 u^2) X.
+    Numbers: n = 2**17 (k = 17): 3 k^2 u^2 = 867 u^2 = 2**-43.8 u, nothing next to
+    the 1 u that math.fsum's correct rounding was charged before; the bound is
+    as tight as fsum's in practice, so no more elements go undecided.  Any n
+    numpy can hold has k <= 63 and 3 k^2 u <= 1.4e-12.  (A bound with no
+    compensation would be gamma_k, 17 u at n = 2**17, or gamma_{n-1} for an
+    unknown order: 2**-36 relative, still < 0.01 ulp of float32 (2**-30.6
+    relative at worst), but it widens every element's interval enough that a
+    long softmax row, which is decided only if all its elements are, would
+    go to mpmath far more often; undecided elements are slower, never wrong.)
+    """
+    n = e.shape[-1]
+    if n == 1:
+        return e.copy(), 0
+    k = (n - 1).bit_length()
+    P = 1 << (k - 1)
+    s = e[:, :P].copy()
+    c = np.zeros_like(s)
+    r = n - P  # 1 <= r <= P
+    a, b = s[:, :r], e[:, P:]
+    sa = a + b
+    bb = sa - a
+    c[:, :r] = (a - (sa - bb)) + (b - bb)
+    s[:, :r] = sa
+    while s.shape[-1] > 1:
+        h = s.shape[-1] // 2
+        a, b = s[:, :h], s[:, h:]
+        sa = a + b
+        bb = sa - a
+        t = (a - (sa - bb)) + (b - bb)
+        c = (c[:, :h] + c[:, h:]) + t
+        s = sa
+    return s + c, k
 
 
 def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
-    """rows: (R, n) float64, all finite, n >= 1.  Returns (v, bound) in the
-    output layout: (R, n) for row functions, (R,) for logsumexp."""
+    """rows: (R, n) float64, finite or -inf with a finite maximum, n >= 1.
+    Returns (v, bound) in the output layout: (R, n) for row functions, (R,)
+    for logsumexp.  A -inf entry has e = exp(-inf) = 0 exactly and no error
+    to charge (softmax v = 0 exactly; log_softmax v = -inf, set by the caller)."""
     with np.errstate(all="ignore"):
         m = rows.max(axis=-1, keepdims=True)
         d = rows - m
+        # The exact rounding error of d (TwoSum: x - m = d + err exactly), so the
+        # bounds below charge |err_j| (0 when the difference is exact, as it is
+        # for most float32-origin rows) instead of its worst case u |d_j|.
+        # ad = |err_j| / u, exact (a power-of-two scaling).
+        bb = d - rows
+        ad = np.abs((rows - (d - bb)) - (m + bb)) * 2.0**53
+        ad[np.isneginf(rows)] = 0.0  # nan there (-inf - -inf)
         e = np.exp(d)
-        # math.fsum: the correctly rounded sum of the e_j, so summation adds
-        # only 0.5 u whatever n is (a long row would otherwise need n u).
-        S = np.array([math.fsum(r) for r in e.tolist()]).reshape(-1, 1)
-        ad = np.abs(d)
-        # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (|d_j| + C),
-        # computed with a x2 margin for its own rounding, plus the final rounding.
+        S, k = _compensated_sum(e)
+        # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (delta_j + C),
+        # computed with a x2 margin for its own rounding (np.sum in any order of n - 1 additions
+        # of non-negative terms errs by at most gamma_{n-1} <= 2**-36 relative for n <= 2**17,
+        # and stays < 1/2 up to n = 2**51: within the x2), plus the summation's u + 3 k^2 u^2.
         w = 2.0 * np.sum(e * (ad + C), axis=-1, keepdims=True) / S
-        relS = (w + 1.0) * U64
+        relS = (w + 1.0 + 3.0 * k * k * U64) * U64
         if function == "softmax":
             v = e / S
             bound = SAFETY * ((ad + C + 1) * U64 + relS) * np.abs(v) + ABS
@@ -109,6 +225,30 @@ def _sigmoid_fast(x: np.ndarray):
     return v, SAFETY * (C + 3) * U64 * np.abs(v) + ABS
 
 
+def _dd_rows(function: str, src: np.ndarray, rows: np.ndarray, fmt: Format, rounded: np.ndarray,
+             hi: np.ndarray, lo: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Second tier for ``rows`` (indices into src) the float64 path left undecided:
+    the double-double values of oracles.f64 (within 2**-90 relative), decided
+    the same way, written into rounded/hi/lo.  Returns the rows still undecided
+    plus ``rest`` (not eligible), for mpmath.  A long row then costs one dd pass
+    instead of a whole row through mpmath for one near-tie element."""
+    if not rows.size:
+        return rest
+    x = src[rows].astype(np.float64)
+    with np.errstate(all="ignore"):
+        vh, vl, b = f64.values(function, x)
+        r, ok = _decide(vh, np.abs(vl) + b, fmt)
+    if function == "log_softmax":  # a -inf entry: exactly -inf
+        ninf = np.isneginf(x)
+        r[ninf], ok[ninf] = -np.inf, True
+    done = ok.all(axis=-1) if ok.ndim == 2 else ok
+    idx = rows[done]
+    width = rounded.shape[1]
+    rounded[idx], hi[idx] = r[done].reshape(-1, width), vh[done].reshape(-1, width)
+    lo[idx] = np.where(np.isfinite(vh[done]), vl[done], 0.0).reshape(-1, width)
+    return np.concatenate([rows[~done], rest])
+
+
 def applicable(function: str, fmt: Format, mask, indices, labels, upstream) -> bool:
     return (function in FAST_FUNCTIONS and fmt.p <= 24 and mask is None and indices is None
             and labels is None and upstream is None)
@@ -120,16 +260,16 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     x = np.asarray(x)
     fmt = format_of(out_dtype if out_dtype is not None else x.dtype)
     kw = dict(mask=mask, indices=indices, labels=labels, upstream=upstream, profile=profile, out_dtype=out_dtype)
+    if fmt.p == 53:  # float64 targets: the double-double path, same contract
+        return f64.evaluate(function, x, axis, **kw)
     if not applicable(function, fmt, mask, indices, labels, upstream) or x.size == 0:
         return api.evaluate(function, x, axis, **kw)
-    x64 = x.astype(np.float64)
     if function == "sigmoid":
-        flat = x64.reshape(-1)
-        v, b = _sigmoid_fast(flat)
-        r, ok = _decide(v, b, fmt)
+        flat = x.astype(np.float64).reshape(-1)
+        hi, b = _sigmoid_fast(flat)
+        rounded, ok = _decide(hi, b, fmt)
         ok &= np.isfinite(flat)
-        hi, rounded = v.copy(), r.copy()
-        lo = np.zeros_like(v)
+        lo = np.zeros_like(hi)
         if not ok.all():
             bad = np.flatnonzero(~ok)
             ex = api.evaluate("sigmoid", x.reshape(-1)[bad], **kw)
@@ -140,20 +280,45 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     ax = axis % ndim if x.ndim else 0
     # Annotated: numpy's stubs take reshape of an untyped shape for a 0-d result.
     shape_1d: tuple[int, ...] = x.shape or (1,)
-    moved = np.moveaxis(x64.reshape(shape_1d), ax, -1)
-    lead, n = moved.shape[:-1], moved.shape[-1]
-    rows = moved.reshape(-1, n)
-    finite = np.asarray(np.isfinite(rows).all(axis=-1))  # an array: indexed below
-    safe = np.where(finite[:, None], rows, 0.0)
-    v, b = _rows_fast(function, safe, fmt)
-    r, ok = _decide(v, b, fmt)
-    row_ok = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
-    hi, rounded, lo = v.copy(), r.copy(), np.zeros_like(v)
+    src = np.moveaxis(x.reshape(shape_1d), ax, -1)
+    lead, n = src.shape[:-1], src.shape[-1]
+    src = src.reshape(-1, n)  # the input's dtype: converted to float64 a block at a time
+    R = src.shape[0]
+    width = n if function != "logsumexp" else 1
+    # rounded in the target dtype directly (every value is representable there);
+    # lo by np.zeros, whose pages stay unmapped where nothing is written.
+    hi, rounded = np.empty((R, width)), np.empty((R, width), dtype=fmt.dtype)
+    row_ok, eligible = np.empty(R, dtype=bool), np.empty(R, dtype=bool)
+    # Blocks of about 2**18 elements (whole rows), written into the outputs in
+    # place: the dozens of float64 temporaries per element stay in cache, and no
+    # full-size copy of the input or the results is made.
+    step = max(1, BLOCK // n)
+    for i in range(0, R, step):
+        rows = src[i:i + step].astype(np.float64)
+        # Rows of finite entries and -inf with a finite maximum: every special-value
+        # profile agrees on them (a -inf entry takes no part: softmax 0, log_softmax
+        # -inf).  NaN, +inf and all -inf rows are profile-dependent: mpmath.
+        ninf = np.isneginf(rows)
+        fin = np.isfinite(rows)
+        finite = (fin | ninf).all(axis=-1) & fin.any(axis=-1)
+        if not finite.all():
+            rows[~finite] = 0.0
+        v, b = _rows_fast(function, rows, fmt)
+        r, ok = _decide(v, b, fmt)
+        if function == "log_softmax":  # a -inf entry: exactly -inf
+            r[ninf], v[ninf], ok[ninf] = -np.inf, -np.inf, True
+        row_ok[i:i + step] = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
+        eligible[i:i + step] = finite
+        hi[i:i + step] = v.reshape(len(rows), width)
+        rounded[i:i + step] = r.reshape(len(rows), width)
+    lo = np.zeros((R, width))
     bad = np.flatnonzero(~row_ok)
     if bad.size:
-        sub = np.moveaxis(np.asarray(x).reshape(shape_1d), ax, -1).reshape(-1, n)[bad]
-        ex = api.evaluate(function, sub, -1, **kw)
-        rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
+        bad = _dd_rows(function, src, bad[eligible[bad]], fmt, rounded, hi, lo, bad[~eligible[bad]])
+    if bad.size:
+        ex = api.evaluate(function, src[bad], -1, **kw)
+        rounded[bad] = ex.rounded.reshape(len(bad), width)
+        hi[bad], lo[bad] = ex.hi.reshape(len(bad), width), ex.lo.reshape(len(bad), width)
     out_shape = lead + ((n,) if function != "logsumexp" else ())
 
     def back(a):
@@ -162,4 +327,4 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
             a = np.moveaxis(a, -1, ax).reshape(x.shape)
         return a
 
-    return api.Exact(back(rounded).astype(fmt.dtype), back(hi), back(lo))
+    return api.Exact(back(rounded), back(hi), back(lo))

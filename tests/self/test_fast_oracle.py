@@ -34,11 +34,19 @@ def regimes(dtype: str, rng: np.random.Generator, total: int) -> list[np.ndarray
     i = 0
     while size < total:
         k = int(rng.choice([3, 17, 64, 65, 257]))
-        x = np.clip(makers[i % len(makers)](k), -f.max_finite, f.max_finite).astype(f.dtype)
+        if i % (len(makers) + 1) == len(makers):  # -inf entries (not clipped), one finite per row at least
+            v = rng.uniform(-20, 20, (8, k))
+            x = np.where((rng.random((8, k)) < 0.4) & (np.arange(k) != k // 2), -np.inf, v).astype(f.dtype)
+        else:
+            x = np.clip(makers[i % (len(makers) + 1)](k), -f.max_finite, f.max_finite).astype(f.dtype)
         out.append(x)
         size += x.size
         i += 1
     out.append(rng.uniform(-30, 30, (1, 16385)).astype(f.dtype))  # one long row
+    # Long rows past the summation tree's power-of-two edges, one with a huge spread.
+    out.append(rng.uniform(-30, 30, (1, 65537)).astype(f.dtype))
+    out.append(np.clip(rng.uniform(-1, 1, (2, 4097)) * f.max_finite, -f.max_finite, f.max_finite).astype(f.dtype))
+    out.append((rng.uniform(-5, 5, (2, 4097)) + rng.uniform(-200, 200, (2, 1))).astype(f.dtype))
     return out
 
 
@@ -70,6 +78,37 @@ def test_fast_path_equals_mpmath(function, dtype):
     assert decided >= 0.5 * outputs  # the fast path does the bulk of the work
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 127, 128, 129, 4097, 65537])
+def test_compensated_sum_within_its_bound(n):
+    import math
+    rng = np.random.default_rng(n)
+    rows = [rng.random((4, n)), np.exp(rng.uniform(-745, 0, (4, n))), np.exp(-rng.exponential(20, (4, n)))]
+    for e in rows:
+        got, k = fast._compensated_sum(e)
+        assert got.shape == (4, 1) and k == (n - 1).bit_length()
+        for s, r in zip(got[:, 0], e.tolist()):
+            exact = math.fsum(r)  # correctly rounded: within u/2 of the exact sum
+            assert abs(s - exact) <= (fast.U64 + 3 * k * k * fast.U64**2) * exact * (1 + 2 * fast.U64)
+
+
+def test_decide_is_rigorous_at_edges():
+    # Whatever _decide accepts, both ends of the interval round to the value it returns:
+    # ties, binade bottoms (1/64 and the like), subnormals, overflow.
+    rng = np.random.default_rng(7)
+    for name in ("float16", "bfloat16", "float32"):
+        f = format_of(name)
+        g = rng.integers(-2**f.p, 2**f.p, 200000) * 2.0 ** rng.integers(f.emin - f.p - 2, f.emax + 4, 200000)
+        g = g + rng.uniform(-0.6, 0.6, g.size) * fast._ulp(g, f) * rng.choice([0, 1e-6, 1e-3, 0.5], g.size)
+        g = np.concatenate([g, 2.0 ** np.arange(-160, 130), -(2.0 ** np.arange(-160, 130)), [0.0, -0.0]])
+        for scale in (0.0, 1e-9, 1e-5, 1e-3, 0.0099):
+            b = np.abs(g) * scale * rng.uniform(0, 1, g.size) + 2.0**-1070
+            with np.errstate(all="ignore"):
+                r, ok = fast._decide(g, b, f)
+                assert _bits_equal(r, fast.round_to(g, f))
+                for frac in (-1.0, 1.0):
+                    assert _bits_equal(fast.round_to(g[ok] + frac * b[ok], f), r[ok])
+
+
 def test_round_to_is_direct_rounding():
     # 1 + 2**-8 + 2**-30 rounds up in bfloat16 directly; via float32 it first
     # becomes the tie 1 + 2**-8, which rounds to even (down): double rounding.
@@ -87,3 +126,40 @@ def test_float64_and_extras_fall_back():
     assert _bits_equal(fast.evaluate("softmax", x).rounded, api.evaluate("softmax", x).rounded)
     y = np.array([0.1, 0.2])
     assert _bits_equal(fast.evaluate("softmax", y).rounded, api.evaluate("softmax", y).rounded)
+
+
+@pytest.mark.parametrize("function", ["softmax", "log_softmax", "logsumexp"])
+def test_blocks_change_nothing(function, monkeypatch):
+    # evaluate works in blocks of rows; tiny blocks give the same results as one block,
+    # with undecided (mpmath) rows among them.
+    rng = np.random.default_rng(3)
+    f = format_of("float32")
+    x = np.concatenate([rng.uniform(-20, 20, (40, 17)), rng.uniform(-1, 1, (5, 17)) * f.max_finite,
+                        rng.uniform(-4, 4, (40, 17))]).astype(np.float32)
+    rng.shuffle(x)
+    whole = fast.evaluate(function, x, -1)
+    monkeypatch.setattr(fast, "BLOCK", 40)
+    blocked = fast.evaluate(function, x, -1)
+    assert _bits_equal(whole.rounded, blocked.rounded)
+    assert _bits_equal(whole.hi, blocked.hi) and _bits_equal(whole.lo, blocked.lo)
+    assert _bits_equal(blocked.rounded, api.evaluate(function, x, -1).rounded)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("function", ["softmax", "log_softmax", "logsumexp"])
+def test_undecided_rows_go_to_the_double_double_tier(function, dtype, monkeypatch):
+    """Rows the float64 path leaves undecided (here: every row, its bounds
+    inflated 2**20 times) are decided by the dd tier of oracles.f64, bit for bit
+    as mpmath, and only rows that tier cannot decide reach mpmath."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-20, 20, (30, 33))
+    x[::4, ::3] = -np.inf  # -inf entries take the dd tier too
+    x = x.astype(FORMATS[dtype].dtype)
+    want = api.evaluate(function, x, -1)
+    rows_fast, calls = fast._rows_fast, []
+    monkeypatch.setattr(fast, "_rows_fast", lambda *a: (lambda v, b: (v, b * 2.0**20 + 1e-3))(*rows_fast(*a)))
+    evaluate = api.evaluate
+    monkeypatch.setattr(api, "evaluate", lambda fn, arr, *a, **k: calls.append(len(arr)) or evaluate(fn, arr, *a, **k))
+    got = fast.evaluate(function, x, -1)
+    assert _bits_equal(got.rounded, want.rounded)
+    assert sum(calls) <= 2, calls  # the dd tier decided (almost) every row
