@@ -25,6 +25,11 @@ worker) by the number of conformance tests collected, unless
 ``QUARANTINE_AFTER`` times is quarantined: its remaining tests record
 ``crash`` without running.  Without xdist there is no isolation
 (``softmax-harness run`` always uses workers).
+
+Sharding: ``--harness-shard K/N`` deselects (pytest's deselect hook) every
+conformance test outside shard K of the split in harness/sharding.py; the
+run record says which shard it is, and a shard left with no test of a
+non-empty selection records that and exits 0 instead of pytest's 5.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def pytest_addoption(parser):
     g.addoption("--harness-test-timeout", type=float, default=DEFAULT_TEST_TIMEOUT,
                 help="under xdist, a test running longer ends its worker and is recorded as timeout "
                      f"(seconds, 0 = never; default {DEFAULT_TEST_TIMEOUT:g})")
+    g.addoption("--harness-shard", default=None, metavar="K/N",
+                help="run shard K of N of the selection (harness/sharding.py); merge puts the N back together")
     g.addoption("--harness-seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
                                              "example database); default a fixed seed (ci: derandomized)")
 
@@ -88,7 +95,13 @@ def _announce(config, h: HarnessConfig) -> None:
     tests (a session without them sees nothing of the plugin)."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.write_line(f"softmax-harness: budget {h.budget}, {h.seed.describe('--harness-seed')}")
+        shard = ""
+        if h.shard is not None:
+            from .sharding import record
+
+            rec = record(h)
+            shard = f", shard {h.shard} ({rec['shard_tests']} of {rec['selection_tests']} tests)"
+        tr.write_line(f"softmax-harness: budget {h.budget}, {h.seed.describe('--harness-seed')}{shard}")
 
 
 def is_conformance_item(item) -> bool:
@@ -145,10 +158,60 @@ def pytest_unconfigure(config):
         h._fh.close()
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m: a shard holds what is left of those
+def pytest_collection_modifyitems(session, config, items):
+    """``--harness-shard K/N``: keep this shard's conformance tests, deselect the
+    rest (through pytest's hook, so they are counted as deselected)."""
+    h = harness_of(config)
+    if h is None or h.shard is None:
+        return
+    conf = [i for i in items if is_conformance_item(i)]
+    if not conf:
+        return
+    from .sharding import assign, item_key, selection
+
+    where = assign(selection(h), h.shard.n)
+    drop = [i for i in conf if where.get(item_key(i)) != h.shard.k]
+    h.suite_items = len(conf)
+    if hasattr(config, "workeroutput"):  # the xdist controller collects nothing: it learns the count from here
+        config.workeroutput["harness_suite_items"] = len(conf)
+    if drop:
+        gone = set(drop)
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if i not in gone]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: a worker's collection count (it collects nothing itself)."""
+    h = harness_of(node.config)
+    if h is not None:
+        h.suite_items = max(h.suite_items, (getattr(node, "workeroutput", None) or {}).get("harness_suite_items", 0))
+
+
 def pytest_sessionfinish(session, exitstatus):
     h = harness_of(session.config)
-    if h is not None and h.ledger is not None:
+    if h is None:
+        return
+    if h.ledger is None and _empty_shard(session.config, h, exitstatus):
+        # Neither pytest's "no tests collected" (exit 5, a failure in CI) nor a silent pass:
+        # a finished run record that says this shard held nothing, and a line in the summary.
+        from .run_ledger import Ledger
+
+        h.ledger = Ledger(h, [], session.config, empty=f"shard {h.shard} holds no work of this selection "
+                                                        f"({h.suite_items} tests in all)")
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK
+    if h.ledger is not None:
         h.ledger.finish(session, exitstatus)
+
+
+def _empty_shard(config, h: HarnessConfig, exitstatus) -> bool:
+    """The controller of a shard whose split left no conformance test, of a
+    selection that had some (an empty selection stays what it always was),
+    in a session that ended normally (not interrupted, not a collection error)."""
+    return (h.shard is not None and h.suite_items > 0 and not hasattr(config, "workerinput")
+            and not config.option.collectonly and int(exitstatus) in (0, 1, 5))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -180,18 +243,11 @@ def pytest_generate_tests(metafunc):
     Other tests, whatever their fixtures, are left alone."""
     if not _is_suite_test(metafunc.function):
         return
-    from .properties import applies
-
     h = metafunc.config.stash[HARNESS]
-    prop = getattr(metafunc.function, SUITE_ATTR)
     params, ids = [], []
-    for impl in h.impls():
-        if not applies(prop, impl.function):
-            continue
-        for dt in impl.dtypes:
-            if dt in h.dtypes:
-                params.append(pytest.param(impl, dt, marks=pytest.mark.xdist_group(f"{impl.function}-{dt}")))
-                ids.append(f"{impl.id}-{dt}")
+    for impl, dt in h.params(getattr(metafunc.function, SUITE_ATTR)):
+        params.append(pytest.param(impl, dt, marks=pytest.mark.xdist_group(f"{impl.function}-{dt}")))
+        ids.append(f"{impl.id}-{dt}")
     metafunc.parametrize(("impl", "dtype"), params, ids=ids)
 
 

@@ -9,7 +9,9 @@ Layout, under ``--harness-results`` (default ``reports/out/results``)::
                           ``run_id``, ``started``, ``collected`` and ``reported``
                           (conformance tests), ``quarantined``; at the end either
                           ``finished`` (every collected conformance test reported)
-                          or ``incomplete`` (why not), and ``ended``
+                          or ``incomplete`` (why not), and ``ended``; a
+                          shard's run also ``shard`` (``"K/N"``), ``shard_group``,
+                          ``shard_tests``, ``selection_tests`` (harness/sharding.py)
         impls.json        ``Impl.describe()`` of every registered implementation
         <worker>-<pid>.jsonl  one ``Result`` per line; each process its own file
         <worker>.running  the test a worker is running (crash and timeout records)
@@ -25,6 +27,10 @@ Readers (``reports.load``, ``report``, ``merge``, ``baseline``, ``drift``) take
 the newest *complete* run of each env (its record says ``finished``) and note
 the newer runs they left out and why; with ``--all-runs`` they take every run.
 Where no run is complete they take the newest, flagged as partial.
+A shard's run (``shard: "K/N"``, harness/sharding.py) is complete as a shard
+only: where the chosen run is one, readers take the other shards of the same
+sharded run in the folder too, and ``merge`` makes one run of them
+(reports/shards.py).
 """
 
 from __future__ import annotations
@@ -100,10 +106,29 @@ def select_runs(env_dir: Path, all_runs: bool = False) -> list[tuple[Path, list[
         return [(r, []) for r in runs]
     complete = [r for r in runs if (read_record(r) or {}).get("finished")]
     chosen = complete[-1] if complete else runs[-1]
-    newer = runs[runs.index(chosen) + 1:]
+    picked = _with_sibling_shards(runs, chosen)
+    newer = [r for r in runs[runs.index(chosen) + 1:] if r not in picked]
     notes = [f"newer run {r.name} not shown ({why_not_complete(read_record(r))}); --all-runs shows it"
              for r in newer]
-    return [(chosen, notes)]
+    return [(r, notes if r == chosen else []) for r in picked]
+
+
+def _with_sibling_shards(runs: list[Path], chosen: Path) -> list[Path]:
+    """``chosen``, and where it is one shard of a sharded run (harness/sharding.py),
+    the other shards of that run in this env folder (N jobs on one machine
+    into one results folder): of each K the newest complete run, else the newest."""
+    rec = read_record(chosen) or {}
+    if not rec.get("shard"):
+        return [chosen]
+    best: dict[str, tuple[Path, dict]] = {}
+    for r in runs:  # oldest first
+        other = read_record(r) or {}
+        if other.get("shard_group") != rec.get("shard_group") or other.get("env_id") != rec.get("env_id"):
+            continue
+        k = str(other.get("shard"))
+        if k not in best or other.get("finished") or not best[k][1].get("finished"):
+            best[k] = (r, other)
+    return sorted((r for r, _ in best.values()), key=runs.index)
 
 
 def leaf_runs(path: Path, all_runs: bool = False) -> list[Path]:

@@ -40,7 +40,7 @@ def conformance_ids(h, ids) -> list[str]:
 class Ledger:
     """Registered as a pytest plugin for its report hook (with or without xdist)."""
 
-    def __init__(self, h, collected: list[str], config):
+    def __init__(self, h, collected: list[str], config, empty: str | None = None):
         self.h, self.config = h, config
         self.collected = set(collected)
         self.reported: set[str] = set()
@@ -54,6 +54,12 @@ class Ledger:
         write_json(h.run_dir / "impls.json", [i.describe() for i in all_impls()])
         self.record = {**env_record(h.env_id), "session": h.session, "run_id": h.run_id,
                        "collected": len(self.collected), "reported": 0, "quarantined": {}}
+        if h.shard is not None:  # complete as a shard only: readers never take it for the whole run
+            from .sharding import record
+
+            self.record.update(record(h))
+        if empty:
+            self.record["shard_empty"] = empty
         write_json(h.run_dir / "env.json", self.record)
         config.pluginmanager.register(self, "softmax-harness-ledger")
 
@@ -155,6 +161,8 @@ def summary_lines(h, results: list[Result]) -> list[str]:
     lines = []
     if rec.get("incomplete"):
         lines.append(f"INCOMPLETE: {rec['incomplete']}")
+    if rec.get("shard_empty"):
+        lines.append(f"EMPTY SHARD: {rec['shard_empty']}")
     for impl, q in sorted((rec.get("quarantined") or {}).items()):
         n = sum(1 for r in results if r.impl == impl and "quarantined" in r.message)
         lines.append(f"QUARANTINED: {impl} after {q['crashes']} crashes; {n} of its tests not run (recorded as crash)")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 import pytest
 
 if TYPE_CHECKING:
-    from .records import Result
+    from .records import Impl, Result
     from .run_ledger import Ledger
 
 DEFAULT_RESULTS = "reports/out/results"
@@ -56,6 +56,14 @@ class HarnessConfig:
         if self.gate not in ("bounded", "good"):
             raise UsageError(f"unknown gate {self.gate!r}; expected bounded or good")
         self.long_rows = opt("--harness-long-rows")
+        from .sharding import Shard, parse
+
+        shard = opt("--harness-shard")
+        try:
+            self.shard: Shard | None = parse(shard) if shard is not None else None
+        except UsageError as e:
+            raise UsageError(f"--harness-shard: {e}") from None
+        self.suite_items = 0  # conformance tests collected before the shard's split (an empty shard: see plugin)
         self.env_id = opt("--harness-env-id") or os.environ.get("TOX_ENV_NAME") or os.uname().nodename
         results = Path(opt("--harness-results") or DEFAULT_RESULTS).resolve()  # where pytest started
         if results.exists() and not results.is_dir():
@@ -96,6 +104,14 @@ class HarnessConfig:
         from .registry import select
 
         return select(self.impl_globs, self.functions)
+
+    def params(self, prop: str) -> list[tuple[Impl, str]]:
+        """(implementation, dtype) of every test of property ``prop``: the
+        selected implementations it applies to, in each selected dtype they take."""
+        from .properties import applies
+
+        return [(impl, dt) for impl in self.impls() if applies(prop, impl.function)
+                for dt in impl.dtypes if dt in self.dtypes]
 
     def write(self, res: Result) -> None:
         if self._fh is None:

@@ -64,6 +64,7 @@ class ResultSet:
     problems: list[str] = field(default_factory=list)
     label: str = ""  # unique among the sets loaded together (see ``load``)
     newer: list[str] = field(default_factory=list)  # newer runs of this env left out, and why
+    parts: list[Path] = field(default_factory=list)  # the shard runs a combined set was made of (reports/shards.py)
 
     @property
     def run_id(self) -> str | None:
@@ -83,7 +84,8 @@ class ResultSet:
 
     @property
     def finished(self) -> bool:
-        return bool(self.env and self.env.get("finished"))
+        """The whole run finished: a shard's run is finished as a shard only."""
+        return bool(self.env and self.env.get("finished") and not self.env.get("shard"))
 
     @property
     def partial(self) -> bool:
@@ -92,6 +94,11 @@ class ResultSet:
     def located(self) -> Iterator[tuple[Result, str]]:
         """Each result with its source location (``"<file name>:<line>"``)."""
         return zip(self.results, self.sources, strict=True)
+
+
+def shard_only(shard: str) -> str:
+    """The problem of a shard's run read alone (harness/sharding.py)."""
+    return f"shard {shard} of a sharded run only, not the whole run; `softmax-harness merge` of all its shards is"
 
 
 def validate_line(text: str, where: str) -> Result:
@@ -192,6 +199,8 @@ def load_dir(p: Path) -> ResultSet:
         rs.env = _read_json(env_p, dict)
         if rs.env.get("note"):
             rs.problems.append(str(rs.env["note"]))
+        if rs.env.get("shard"):
+            rs.problems.append(shard_only(rs.env["shard"]))
         if rs.env.get("incomplete"):
             rs.problems.append(f"the run is incomplete: {rs.env['incomplete']}")
         elif not rs.env.get("finished"):

@@ -114,6 +114,17 @@ def existing_file(value: str) -> str:
     return value
 
 
+def shard(value: str):
+    """``K/N``, shard K of N (harness/sharding.py), as a parser error where it is not."""
+    from ..errors import UsageError
+    from ..sharding import parse
+
+    try:
+        return parse(value)
+    except UsageError as e:
+        raise ArgumentTypeError(str(e)) from None
+
+
 def workers(value: str) -> str:
     """pytest-xdist's ``-n``: a number of workers or ``auto``."""
     if value != "auto" and not (value.isascii() and value.isdigit()):

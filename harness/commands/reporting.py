@@ -14,7 +14,9 @@
   every run with ``--all-runs`` (one folder each, ``<env-id>@<run-id>``).  Two
   inputs with the same env id from different runs are kept apart
   (``<env-id>@<hostname>``, then ``-2``, ``-3``...); the same run given twice
-  is merged once.
+  is merged once.  The N shards of a sharded run (``run --shard K/N``) become
+  one env folder, marked incomplete where a shard is missing
+  (reports/shards.py); with ``--all-runs`` every shard stays a run of its own.
 
 Bad input (missing or unreadable folder, corrupt line, wrong schema) is a
 one-line error with exit status 2.
@@ -87,6 +89,10 @@ def merge_main(args) -> int:
                 raise UsageError(f"output {out} is itself one of the inputs; merge into another folder")
         except OSError:
             pass
+    if not args.all_runs:
+        from reports.shards import combine
+
+        sets = combine(sets)  # the N shards of a sharded run: one run (reports/shards.py)
     chosen: dict[str, tuple] = {}  # folder name -> (env_id, started, hostname)
     plan = []
     skipped = []
@@ -118,7 +124,8 @@ def merge_main(args) -> int:
             env = dict(rs.env) if rs.env else {"env_id": rs.env_id, "note": "the source folder had no env.json"}
             if env.get("env_id") != name:
                 env["merged_as"] = name
-            env["merged_from"] = [*env.get("merged_from", []), str(rs.dir.resolve())]  # not relative to a cwd
+            env["merged_from"] = [*env.get("merged_from", []),
+                                  *(str(p.resolve()) for p in rs.parts or [rs.dir])]  # not relative to a cwd
             (d / "env.json").write_text(json.dumps(env, indent=1), encoding="utf-8")
             (d / "impls.json").write_text(json.dumps(rs.impls, indent=1), encoding="utf-8")
             if rs.lines:
@@ -129,10 +136,16 @@ def merge_main(args) -> int:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
     written = sorted(chosen)
     n = sum(len(rs.results) for rs in sets if str(rs.dir) not in skipped)
-    print(f"merged {n} results from {len(sets) - len(skipped)} result set(s) into {out.resolve()} "
+    given = sum(len(rs.parts) or 1 for rs in sets if str(rs.dir) not in skipped)
+    print(f"merged {n} results from {given} result set(s) into {out.resolve()} "
           f"({len(written)} env folder(s): {', '.join(written)})")
     for s in skipped:
         print(f"  {s}: same run as another input (env id, start time and host), merged once")
+    for rs, name in plan:
+        if rs.parts and str(rs.dir) not in skipped:
+            rec = rs.env or {}
+            print(f"  {name}: shards {', '.join(rec.get('shards') or {})} of {rec.get('shard_count')} merged as one run"
+                  + (f"; INCOMPLETE: {rec['incomplete']}" if rec.get("incomplete") else ""))
     for rs in sets:
         for p in rs.problems:
             print(f"  note: {rs.dir}: {p}")

@@ -2,7 +2,9 @@
 
 Runs the conformance suite under pytest-xdist once for the current process
 (TensorFlow's oneDNN off) and once per per-process variant (TF oneDNN on,
-each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.
+each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.  With
+``--shard K/N`` each of those runs is shard K of N of its selection
+(harness/sharding.py; ``merge`` of the N results folders is the whole run).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def register(sub) -> None:
     p.add_argument("--long-rows", action="store_true", help="also rows up to 2**17 elements")
     p.add_argument("--seed", help="Hypothesis seed for every pytest run: N, or random (drawn once and printed); "
                                   "default a fixed seed (the ci budget is derandomized instead)")
+    p.add_argument("--shard", type=argtypes.shard, metavar="K/N",
+                   help="run shard K of N of each env's selection (for N CI jobs or machines; "
+                        "`softmax-harness merge` of the N results folders is the whole run)")
     p.add_argument("--conventions", default="any", choices=GATES,
                    help="special-value convention to gate on: any (default), ieee, limit or masked")
     p.set_defaults(func=main)
@@ -105,6 +110,9 @@ def main(args) -> int:
     _validate(args)
     seed = choose_seed(args.seed, args.budget)  # drawn once here, so every variant searches alike
     print(f"[run] {seed.describe()}", flush=True)
+    if args.shard is not None and seed.random:
+        print(f"[run] shard {args.shard}: give the other shards --seed {seed.value} too; shards that searched with "
+              "different seeds are not one run, and merge keeps them apart", flush=True)
     from ..registry import EXTRA_ENV, absolute_targets
 
     # Every path the user gave is read against their folder, once, here: the
@@ -131,6 +139,7 @@ def main(args) -> int:
                "--harness-results", str(results), "--harness-env-id", env_id]
         for opt, val in (("impls", impls), ("functions", _csv(args.functions)), ("dtypes", _csv(args.dtypes)),
                          ("xfails-file", xfails), ("test-timeout", args.test_timeout), ("seed", seed.option()),
+                         ("shard", args.shard),
                          ("conventions", None if args.conventions == "any" else args.conventions)):
             if val is not None and val != "":
                 cmd += [f"--harness-{opt}", str(val)]
@@ -171,13 +180,16 @@ def _final_summary(codes: dict[str, int], mine: dict[str, Path | None]) -> int:
     1 with non-conformant findings, else 0."""
     from ..results_store import read_record, why_not_complete
 
-    incomplete = {}
+    incomplete, empty = {}, []
     for env_id, code in codes.items():
         rec = read_record(mine[env_id]) if mine[env_id] else None
         if rec is None:
             incomplete[env_id] = f"no run record (pytest exit {code}; no conformance test collected?)"
         elif not rec.get("finished"):
             incomplete[env_id] = rec.get("incomplete") or why_not_complete(rec)
+        if rec is not None and rec.get("shard_empty"):
+            empty.append(env_id)
+            print(f"[run] {env_id}: {rec['shard_empty']}")
         for impl, q in sorted(((rec or {}).get("quarantined") or {}).items()):
             print(f"[run] {env_id}: {impl} quarantined after {q['crashes']} crashes; its other tests were "
                   f"recorded as crash, not run")
@@ -189,7 +201,11 @@ def _final_summary(codes: dict[str, int], mine: dict[str, Path | None]) -> int:
     if bad or incomplete:
         return 3
     failing = [k for k, v in codes.items() if v == 1]
-    print(f"[run] {'non-conformant findings in: ' + ', '.join(failing) if failing else 'all conformant'}")
+    ran = [k for k in codes if k not in empty]
+    # "all conformant" of an empty shard would claim work that was not done
+    verdict = (f"non-conformant findings in: {', '.join(failing)}" if failing else
+               "all conformant" if ran else "nothing run: every env's shard was empty")
+    print(f"[run] {verdict}")
     return 1 if failing else 0
 
 

@@ -198,6 +198,8 @@ TARGET = f"{FIX}:stable_softmax"
     (["check", TARGET, "--timeout", "-2"], ["--timeout", "-2"]),
     (["run", "-n", "two"], ["-n", "'two'", "auto"]),
     (["run", "--test-timeout", "nan"], ["--test-timeout", "nan"]),
+    (["run", "--shard", "4/3"], ["--shard", "'4/3'", "1 <= K <= N"]),
+    (["run", "--shard", "2"], ["--shard", "'2'", "K/N"]),
     (["vectors", "--out", "v", "--per-regime", "0"], ["--per-regime", "0"]),
     (["report", "r", "--max-failures", "-1"], ["--max-failures", "-1"]),
     (["drift", "r", "--xfails-file", "no-such.toml"], ["--xfails-file", "no-such.toml", "does not exist"]),
