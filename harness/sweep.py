@@ -32,10 +32,11 @@ from oracles import FORMATS, PROFILES
 from . import verdicts
 from .dtypes import HALF
 from .evaluate import Graded, contract, expected, grade_output, invoke
+from .functions import SWEPT
 from .records import Case, Impl
 from .special_values import name_convention
 
-FUNCTIONS = ("sigmoid", "softmax", "log_softmax")
+FUNCTIONS = SWEPT
 DTYPES = HALF
 LAYOUTS = {"sigmoid": ("x",), "softmax": ("[0, x]", "[x, 0]"), "log_softmax": ("[0, x]", "[x, 0]")}
 N_PATTERNS = 1 << 16
@@ -182,7 +183,7 @@ class _Tally:
         out = [[bin_label(k), self.bins.get(k, 0), "within"] for k in range(top + 1)]
         if self.ftz:
             out.append(["flushed (ftz)", self.ftz, "ftz"])
-        return out + [["over budget", self.over, "over"], ["non-finite mismatch", self.special, "special"]]
+        return out + [[">budget", self.over, "over"], ["non-finite mismatch", self.special, "special"]]
 
 
 def _one_row(impl: Impl, case: Case) -> bool:
