@@ -143,7 +143,7 @@ class _Tally:
     special: int = 0
     n: int = 0
     max_ulp: float | None = None
-    worst: list = field(default_factory=list)  # (key, entry)
+    worst: list = field(default_factory=list)  # (key, bit pattern, entry): candidates, sorted at the end
     verdicts: list = field(default_factory=list)
 
     def add(self, g: Graded, got: np.ndarray, bits: np.ndarray, x: np.ndarray, layout: str) -> None:
