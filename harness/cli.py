@@ -1,4 +1,4 @@
-"""`softmax-harness`: list, run, check, report, merge, baseline, drift, bench, vectors.
+"""`softmax-harness`: list, run, check, report, merge, baseline, drift, bench, vectors, sweep.
 
 Each subcommand lives in ``harness.commands.<module>`` with ``register(sub)``
 adding its parser and ``main(args) -> int``; option values are checked as they
@@ -22,6 +22,7 @@ COMMANDS = {
     "drift": "harness.commands.drift",
     "bench": "harness.commands.bench",
     "vectors": "harness.commands.vectors",
+    "sweep": "harness.commands.sweep",
 }
 
 

@@ -160,6 +160,41 @@ def absolute_budget(case: Case, function: str, exact: Exact, meas: Measure,
     return budget_for(case, function, exact, Measure(meas.err, np.ones_like(meas.ulp), meas.special))
 
 
+@dataclass
+class Graded:
+    """Per-element grading of one output: what ``accuracy`` summarises into a
+    Finding, and what the exhaustive sweep (harness.sweep) tallies per input."""
+
+    exact: Exact
+    meas: Measure
+    budget: policy.Budget
+    abs_budget: policy.Budget | None
+    tiers: np.ndarray  # 0..3 the grades, 4 out-of-bound, 5 wrong-special (policy.grade)
+    verdict: str  # the worst, "ftz" (or out-of-bound in float16) where every tier 4 is a flush
+    ftz: bool
+    key: np.ndarray  # order of badness: tier, then error over the bounded budget
+
+
+def grade_output(impl: Impl, case: Case, got: np.ndarray, ex: Exact) -> Graded:
+    """Grade ``got`` (numbers, of ``ex``'s shape) element by element against
+    the same budgets and FTZ rule the conformance suite uses."""
+    fmt = format_of(ex.rounded.dtype)
+    meas = measure(got, ex, fmt)
+    bud = budget_for(case, impl.function, ex, meas)
+    abs_bud = absolute_budget(case, impl.function, ex, meas, bud)
+    verdict, tiers = policy.grade(meas.err, meas.special, bud, meas.diff, abs_bud)
+    ftz = verdict == "out-of-bound" and policy.flushed(got, ex.rounded, fmt, tiers == 4)
+    if ftz:
+        verdict = policy.flush_verdict(fmt)
+    # Worst element: highest tier, then largest err/bounded ratio.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
+        if abs_bud is not None:
+            ratio = np.where(np.isinf(bud.bounded), meas.diff / np.maximum(abs_bud.bounded, 1e-300), ratio)
+    key = tiers.astype(np.float64) * 1e6 + np.minimum(np.nan_to_num(ratio, nan=np.inf), 1e5)
+    return Graded(ex, meas, bud, abs_bud, tiers, verdict, ftz, key)
+
+
 def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = None) -> Finding:
     """Per-element ulp error against the oracle, graded against the budget."""
     out_dtype = impl.judge_dtype(case)
@@ -170,22 +205,11 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         return Finding("accuracy", "wrong-dtype", message=f"returned an array of {got.dtype.name}, not numbers")
     if got.shape != ex.rounded.shape:
         return Finding("accuracy", "wrong-shape", message=f"shape {got.shape} vs expected {ex.rounded.shape}")
-    meas = measure(got, ex, fmt)
-    bud = budget_for(case, impl.function, ex, meas)
-    abs_bud = absolute_budget(case, impl.function, ex, meas, bud)
-    verdict, tiers = policy.grade(meas.err, meas.special, bud, meas.diff, abs_bud)
-    ftz = verdict == "out-of-bound" and policy.flushed(got, ex.rounded, fmt, tiers == 4)
-    if ftz:
-        verdict = policy.flush_verdict(fmt)
+    g = grade_output(impl, case, got, ex)
+    meas, bud, abs_bud, tiers, verdict, ftz = g.meas, g.budget, g.abs_budget, g.tiers, g.verdict, g.ftz
     if not tiers.size:
         return Finding("accuracy", "exact", 0.0, message="empty output")
-    # Worst element: highest tier, then largest err/bounded ratio.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
-        if abs_bud is not None:
-            ratio = np.where(np.isinf(bud.bounded), meas.diff / np.maximum(abs_bud.bounded, 1e-300), ratio)
-    key = tiers.astype(np.float64) * 1e6 + np.minimum(np.nan_to_num(ratio, nan=np.inf), 1e5)
-    flat = int(np.argmax(key))
+    flat = int(np.argmax(g.key))
     idx = [int(i) for i in np.unravel_index(flat, tiers.shape)]
     finite_err = meas.err[~np.isnan(meas.err)]
     max_ulp = float(finite_err.max()) if finite_err.size else None

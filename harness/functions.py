@@ -43,6 +43,8 @@ REDUCING = tuple(f for f, t in TRAITS.items() if t.output == "reduced")
 # Called as fn(x, axis) with nothing else, one value per element or per slice: what a
 # kernel author exports test vectors for (softmax-harness vectors).
 PLAIN = tuple(f for f, t in TRAITS.items() if not t.extras and t.output in ("elementwise", "reduced"))
+# Exhaustively swept in float16/bfloat16 (softmax-harness sweep): one input x per call, as x or [0, x].
+SWEPT = ("sigmoid", "softmax", "log_softmax")
 
 
 def output_shape(function: str, shape: tuple[int, ...], axis: int, n_stored: int = 0) -> tuple[int, ...]:

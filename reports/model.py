@@ -330,3 +330,4 @@ class Report:
     failures: Failures
     plots: list[Plot]
     summary_line: str = ""
+    sweeps: list = field(default_factory=list)  # reports.sweeps.SweepView: the newest exhaustive sweeps found

@@ -235,14 +235,42 @@ def histogram(series: dict[str, list], title: str = "", width: int = 280, height
             bad[i] += 1
         else:
             ok[i] += 1
+    _bars(plot, [_bin_label(i) for i in range(nb)], ok, bad)
+    return plot
+
+
+def binned(bins: list[tuple[str, int, bool]], title: str = "", width: int = 460, height: int = 210) -> Histogram:
+    """Bars of given counts, ``(label, count, over budget)`` each, on a
+    logarithmic count axis: an exhaustive sweep's bins span 1 to 65,536
+    inputs, and the few over budget must show beside the many within."""
+    ml, mr, mt, mb = 40, 40, 18, 42  # room on the right for the last bar's label ("non-finite mismatch")
+    plot = Histogram(Frame(title, width, height, ml, mt, width - ml - mr, height - mt - mb))
+    if bins and any(c for _, c, _ in bins):
+        _bars(plot, [b[0] for b in bins], [0 if b[2] else b[1] for b in bins], [b[1] if b[2] else 0 for b in bins],
+              log=True)
+    return plot
+
+
+def _bars(plot: Histogram, labels: list[str], ok: list[int], bad: list[int], log: bool = False) -> None:
+    f = plot.frame
+    mt, ph, nb = f.top, f.plot_height, len(labels)
     top = max(o + b for o, b in zip(ok, bad)) or 1
-    bw = pw / nb
-    plot.y_grid = [GridLine(mt + ph * (1 - frac), str(round(top * frac))) for frac in (0.5, 1.0)]
+    scale = (lambda c: math.log10(1 + c) / math.log10(1 + top)) if log else (lambda c: c / top)
+    if log:
+        plot.y_grid = [GridLine(mt + ph * (1 - scale(10 ** e)), f"{10 ** e:g}" if e < 4 else f"1e{e}")
+                       for e in range(int(math.log10(top)) + 1)]
+    else:
+        plot.y_grid = [GridLine(mt + ph * (1 - frac), str(round(top * frac))) for frac in (0.5, 1.0)]
+    bw = f.plot_width / nb
     step = max(1, math.ceil(nb / 6))  # at most about six labels under the bars
     for i in range(nb):
-        x = ml + i * bw
-        h_ok, h_bad = ph * ok[i] / top, ph * bad[i] / top
-        plot.bars.append(Bar(x=x + 1, width=bw - 2, label_x=x + bw / 2, label=_bin_label(i), show_label=i % step == 0,
+        x = f.left + i * bw
+        if log:  # stacked: the total's height on the log axis, split in proportion
+            h_all = ph * scale(ok[i] + bad[i])
+            h_ok = h_all * ok[i] / (ok[i] + bad[i]) if ok[i] + bad[i] else 0.0
+            h_bad = h_all - h_ok
+        else:
+            h_ok, h_bad = ph * ok[i] / top, ph * bad[i] / top
+        plot.bars.append(Bar(x=x + 1, width=bw - 2, label_x=x + bw / 2, label=labels[i], show_label=i % step == 0,
                              within=ok[i], over=bad[i], within_y=mt + ph - h_ok, within_height=h_ok,
                              over_y=mt + ph - h_ok - h_bad, over_height=h_bad))
-    return plot

@@ -34,6 +34,7 @@ from .sections.matrix import matrix_section
 from .sections.plots import plots_section
 from .sections.special import special_section
 from .sections.summary import summary_line, summary_section
+from .sweeps import find, read, sweep_section
 
 
 def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> Report:
@@ -104,6 +105,8 @@ def render_with_model(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_
                       all_runs: bool = False) -> tuple[Path, Report]:
     sets = load(dirs, all_runs)
     model = build(sets, max_failures)
+    # `softmax-harness sweep` writes into <results folder>/sweeps/: the newest of each shown too
+    model.sweeps = sweep_section([read(p) for p in find(dirs)])
     html = render_model(model)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
