@@ -160,10 +160,16 @@ def pytest_unconfigure(config):
 
 @pytest.hookimpl(trylast=True)  # after -k/-m: a shard holds what is left of those
 def pytest_collection_modifyitems(session, config, items):
-    """``--harness-shard K/N``: keep this shard's conformance tests, deselect the
-    rest (through pytest's hook, so they are counted as deselected)."""
+    """Conformance tests grouped by implementation (sharding.by_implementation);
+    ``--harness-shard K/N``: keep this shard's, deselect the rest (through
+    pytest's hook, so they are counted as deselected)."""
     h = harness_of(config)
-    if h is None or h.shard is None:
+    if h is None:
+        return
+    from .sharding import by_implementation
+
+    items[:] = by_implementation(items, is_conformance_item)
+    if h.shard is None:
         return
     conf = [i for i in items if is_conformance_item(i)]
     if not conf:

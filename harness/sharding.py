@@ -104,3 +104,23 @@ def record(h: HarnessConfig) -> dict:
     mine = sum(1 for s in assign(keys, h.shard.n).values() if s == h.shard.k)
     return {"shard": str(h.shard), "shard_group": group(h, keys, h.shard), "shard_tests": mine,
             "selection_tests": len(keys)}
+
+
+def by_implementation(items: list[pytest.Item], is_conformance) -> list[pytest.Item]:
+    """The items with the conformance tests ordered by (family, implementation,
+    dtype), properties in their collected order within: xdist's ``load``
+    scheduler hands out contiguous runs of the list, so a worker then runs
+    every property of one implementation in a row, and what that costs once
+    per process (importing its framework, a JIT compile per shape: the
+    properties draw the same cases) is paid once there instead of in every
+    worker.  Other items keep their places ahead of them."""
+    conf = [(n, i) for n, i in enumerate(items) if is_conformance(i)]
+    if not conf:
+        return items
+    rest = [i for i in items if not is_conformance(i)]
+
+    def key(ni: tuple[int, pytest.Item]) -> tuple:
+        impl, _, dtype = item_key(ni[1])
+        return (impl.split(".", 1)[0], impl, dtype, ni[0])
+
+    return rest + [i for _, i in sorted(conf, key=key)]

@@ -247,10 +247,14 @@ def round_dd(vh: np.ndarray, vl: np.ndarray, bound: np.ndarray):
     """(vh, ok): vh = RN(vh + vl) for a normalised dd (fast_two_sum output), and ok
     where every real within ``bound`` of vh + vl rounds to vh too: |vl| + bound
     stays inside half the *smaller* of vh's two gaps (the gap towards zero halves
-    at a power of two), with a 2**-40 margin for the float sum."""
+    at a power of two), with a 2**-40 margin for the float sum, and bound is at
+    most 0.01 of that gap."""
     with np.errstate(all="ignore"):
         gap = np.minimum(np.nextafter(vh, np.inf) - vh, vh - np.nextafter(vh, -np.inf))
         ok = (np.abs(vl) + bound < 0.5 * gap * (1 - 2.0**-40)) & np.isfinite(vh)
+        # and hi + lo measures errors to within 0.01 ulp (a log near 0 has an
+        # absolute bound far above its ulp: mpmath then)
+        ok &= bound <= 0.01 * gap
     return vh, ok
 
 

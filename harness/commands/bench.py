@@ -1,12 +1,17 @@
 """`softmax-harness bench`: speed figures, printed and written as JSON.
 
-Never timed assertions: these are measurements to read.
-- oracle elements/s per target dtype (the mpmath interval oracle, the certified
-  fast path, and for float64 the double-double path of oracles/f64.py);
+Never timed assertions: these are measurements to read (issue 14's figures,
+side by side in one run):
+- oracle elements/s per target dtype: the mpmath interval oracle, the certified
+  fast path (float16/bfloat16/float32) and the certified double-double float64
+  path (oracles/f64.py, what the harness uses for float64 targets), with ratios;
 - the float64 candidates (double-double against python-flint arb balls) on
   softmax rows of n = 8, 256, 4096;
-- a long-row batch checked end to end (oracle + accuracy), and its
-  extrapolation to (64, 131072);
+- examples judged per second for numpy.stable_softmax at the ci budget, every
+  property and dtype, in this process (drawing, oracle and judging);
+- the (64, 131072) float32 batch measured end to end: oracle plus every
+  property that takes a case;
+- one exhaustive bfloat16 sweep (softmax-harness sweep) of numpy.stable_softmax;
 - the ci conformance suite on a subset at -n 0 against -n 2;
 - the time each bug-zoo member takes to be detected (from a source checkout).
 """
@@ -34,7 +39,8 @@ def register(sub) -> None:
 
 
 def oracle_rate(dtype: str, rows: int, n: int) -> dict:
-    """softmax: mpmath alone on (rows, n), the fast path on (64, n * 16)."""
+    """softmax: mpmath alone on (rows, n); the certified fast path (float64:
+    the double-double path it routes to) on (64, n * 16)."""
     import numpy as np
 
     from oracles import FORMATS, api, fast
@@ -45,19 +51,40 @@ def oracle_rate(dtype: str, rows: int, n: int) -> dict:
     api.evaluate("softmax", x, -1)
     mp_rate = x.size / (time.perf_counter() - t0)
     y = rng.uniform(-20, 20, (64, n * 16)).astype(FORMATS[dtype].dtype)
-    t0 = time.perf_counter()
-    fast.evaluate("softmax", y, -1)
-    fast_rate = y.size / (time.perf_counter() - t0)
-    out = {"dtype": dtype, "mpmath_elements_per_s": round(mp_rate), "fast_elements_per_s": round(fast_rate),
-           "ratio": round(fast_rate / mp_rate, 1)}
-    if dtype == "float64":
-        from oracles import f64
+    fast_rate = y.size / min(_timed(lambda a: fast.evaluate("softmax", a, -1), y) for _ in range(3))
+    key = "f64" if dtype == "float64" else "fast"
+    return {"dtype": dtype, "mpmath_elements_per_s": round(mp_rate), f"{key}_elements_per_s": round(fast_rate),
+            "ratio": round(fast_rate / mp_rate, 1)}
 
-        t0 = time.perf_counter()
-        f64.evaluate("softmax", y, -1)
-        f64_rate = y.size / (time.perf_counter() - t0)
-        out.update(f64_elements_per_s=round(f64_rate), f64_ratio=round(f64_rate / mp_rate, 1))
-    return out
+
+def examples_rate(impl_id: str = "numpy.stable_softmax") -> dict:
+    """Examples judged per second at the ci budget, every property and dtype of
+    one implementation, in this process, after one warm-up search."""
+    from .. import conformance
+    from ..properties import PROPERTIES
+    from ..registry import get
+
+    impl = get(impl_id)
+    props = [p for p, prop in PROPERTIES.items() if prop.applies(impl.function) and p != "special_values"]
+    conformance.explore(impl, "float32", props[0], budget="ci")
+    t0, examples = time.perf_counter(), 0
+    for dtype in DTYPES:
+        for p in props:
+            examples += (conformance.explore(impl, dtype, p, budget="ci").stats or {}).get("examples", 0)
+    dt = time.perf_counter() - t0
+    return {"impl": impl_id, "examples": examples, "seconds": round(dt, 1), "examples_per_s": round(examples / dt)}
+
+
+def sweep_time(impl_id: str = "numpy.stable_softmax", dtype: str = "bfloat16") -> dict:
+    """One exhaustive sweep (every bit pattern), first in this process and warm."""
+    from ..registry import get
+    from ..sweep import sweep_impl
+
+    impl = get(impl_id)
+    first = _timed(lambda i: sweep_impl(i, dtype), impl)
+    warm = min(_timed(lambda i: sweep_impl(i, dtype), impl) for _ in range(3))
+    return {"impl": impl_id, "dtype": dtype, "first_s": round(first, 2), "warm_s": round(warm, 3),
+            "verdict": sweep_impl(impl, dtype).verdict}
 
 
 def f64_candidates(quick: bool) -> list[dict]:
@@ -90,20 +117,28 @@ def _timed(fn, arg) -> float:
     return time.perf_counter() - t0
 
 
-def long_rows(rows: int, n: int = 131072) -> dict:
+def long_rows(rows: int = 64, n: int = 131072) -> dict:
+    """(rows, n) float32 through numpy.stable_softmax end to end: the oracle,
+    then every property that takes a case (all but special_values), measured."""
     import numpy as np
 
-    from ..evaluate import accuracy, invoke
+    from ..evaluate import expected
+    from ..properties import PROPERTIES
     from ..records import Case
     from ..registry import get
 
     impl = get("numpy.stable_softmax")
     case = Case(np.random.default_rng(1).uniform(-30, 30, (rows, n)).astype(np.float32), -1, "long-row")
     t0 = time.perf_counter()
-    f = accuracy(impl, case, invoke(impl, case).output)
-    dt = time.perf_counter() - t0
-    return {"shape": [rows, n], "seconds": round(dt, 2), "verdict": f.verdict, "max_ulp": f.max_ulp,
-            "extrapolated_64x131072_s": round(dt * 64 / rows, 1)}
+    expected(case, impl.function)
+    parts = {"oracle": round(time.perf_counter() - t0, 2)}
+    verdicts = {}
+    for name, prop in PROPERTIES.items():
+        if prop.applies(impl.function) and name != "special_values":
+            t = time.perf_counter()
+            verdicts[name] = prop.fn(impl, case).verdict
+            parts[name] = round(time.perf_counter() - t, 2)
+    return {"shape": [rows, n], "seconds": round(time.perf_counter() - t0, 2), "parts": parts, "verdicts": verdicts}
 
 
 def suite(workers: str, impls: str) -> float:
@@ -148,18 +183,23 @@ def main(args) -> int:
     rows, n = (2, 1000) if args.quick else (8, 1000)
     figures["oracle"] = [oracle_rate(d, rows, n) for d in DTYPES]
     for r in figures["oracle"]:
-        print(f"oracle softmax {r['dtype']:9} mpmath {r['mpmath_elements_per_s']:>9,}/s, "
-              f"certified fast path {r['fast_elements_per_s']:>11,}/s ({r['ratio']}x)"
-              + (f", certified float64 path {r['f64_elements_per_s']:>11,}/s ({r['f64_ratio']}x)"
-                 if "f64_elements_per_s" in r else ""))
+        path = "certified float64 (dd)" if "f64_elements_per_s" in r else "certified fast path"
+        rate = r.get("f64_elements_per_s") or r["fast_elements_per_s"]
+        print(f"oracle softmax {r['dtype']:9} mpmath {r['mpmath_elements_per_s']:>9,}/s   "
+              f"{path:23} {rate:>12,}/s   ({r['ratio']}x mpmath)")
     figures["f64_candidates"] = f64_candidates(args.quick)
     for c in figures["f64_candidates"]:
         arb = f"{c['arb_elements_per_s']:>11,}/s" if "arb_elements_per_s" in c else "(no python-flint)"
         print(f"float64 softmax n={c['n']:<5} double-double {c['dd_elements_per_s']:>11,}/s, arb balls {arb}")
-    figures["long_rows"] = long_rows(1 if args.quick else 2)
-    lr = figures["long_rows"]
-    print(f"long rows {lr['shape']} f32 end to end: {lr['seconds']} s ({lr['verdict']}); "
-          f"(64, 131072) extrapolated: {lr['extrapolated_64x131072_s']} s")
+    figures["examples"] = ex = examples_rate()
+    print(f"ci examples judged, {ex['impl']} (every property and dtype, one process): "
+          f"{ex['examples']} in {ex['seconds']} s = {ex['examples_per_s']}/s")
+    figures["long_rows"] = lr = long_rows(8 if args.quick else 64)
+    print(f"long rows {tuple(lr['shape'])} float32 end to end, measured: {lr['seconds']} s "
+          f"({', '.join(f'{k} {v}' for k, v in lr['parts'].items())})")
+    figures["sweep"] = sw = sweep_time()
+    print(f"exhaustive {sw['dtype']} sweep of {sw['impl']}: first {sw['first_s']} s, warm {sw['warm_s']} s "
+          f"({sw['verdict']})")
     if not args.quick:
         t0, t2 = suite("0", args.impls), suite("2", args.impls)
         figures["suite"] = {"impls": args.impls, "n0_s": t0, "n2_s": t2, "speedup": round(t0 / t2, 2)}

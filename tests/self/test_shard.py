@@ -214,3 +214,22 @@ def test_a_bad_shard_is_one_line_in_the_plugin_and_in_run(tmp_path):
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("softmax-harness run: error: argument --shard: ") and repr(value) in r.stderr
     assert not (tmp_path / "res").exists() and not (tmp_path / "out").exists()
+
+
+def test_the_suite_runs_one_implementation_after_another(tmp_path):
+    """Collected (and so handed to xdist's load scheduler) grouped by family,
+    implementation and dtype, properties in order within: a worker runs every
+    property of one implementation in a row (sharding.by_implementation)."""
+    r = plugin(tmp_path / "res", "--collect-only", "--harness-impls", "torch.softmax*,numpy.*softmax",
+               "--harness-dtypes", "float32,float16")
+    ids = [line for line in r.stdout.splitlines() if "::test_" in line]
+    groups = [line.split("[", 1)[1].rsplit("-", 1) for line in ids]
+    assert len(ids) > 20, r.stdout + r.stderr
+    seen, runs = set(), []
+    for g in groups:
+        if not runs or runs[-1] != tuple(g):
+            assert tuple(g) not in seen, f"{g} comes back after another implementation/dtype"
+            seen.add(tuple(g))
+            runs.append(tuple(g))
+    families = [g[0].split(".", 1)[0] for g in runs]
+    assert families == sorted(families)
