@@ -1,13 +1,18 @@
 r"""A certified float64-target path for softmax, log_softmax, logsumexp and
-sigmoid (issue 14 §1), called by ``oracles.fast.evaluate`` for float64 targets.
+sigmoid (issue 14 §1), called by ``oracles.fast.evaluate`` for float64 targets
+(and, through ``values``, for its lower-precision rows left undecided); the
+double-double arithmetic and its bounds are in ``oracles.dd``.
 
 Each row is evaluated in double-double (dd: hi + lo, vectorised over all rows
 at once with numpy, no Python loop per row or element) as s_i = q_i 2**K_i,
 with q_i a dd near 1 and K_i an integer, so subnormal outputs keep full
 precision.  An element is decided when every value of [v - B, v + B] rounds
 (RNE, float64, gradual underflow) to one float64; then that float64 is the
-correctly rounded softmax.  A row with an undecided element, a non-finite
-entry, or another function goes to mpmath (``oracles.api.evaluate``).
+correctly rounded softmax.  A row with an undecided element, a NaN or +inf
+entry, all -inf, or another function goes to mpmath (``oracles.api.evaluate``).
+log_softmax and logsumexp add log S by one Newton step (``dd.log``: its error
+is measured from the step, not assumed) and are decided by ``dd.round_nearest``
+within an absolute bound; sigmoid is 1/(1 + e) or e/(1 + e) (``sigmoid_flat``).
 
 Error bound (u = 2**-53; dd operation bounds from Joldes, Muller, Popescu,
 "Tight and rigorous error bounds for basic building blocks of double-word
@@ -50,138 +55,14 @@ temporaries of one block.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 import numpy as np
 
-from . import api
+from . import api, dd
 from .formats import format_of
 
-U = 2.0**-53
 REL_BOUND = 2.0**-90
 CLAMP = -1500.0
 F64_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
-
-# ln2/64 in three parts: C1 has 35 significant bits so k*C1 is exact for |k| < 2**18
-# (|k| <= 64 * 1500 / ln2 < 138,500 after the clamp).
-
-
-def _consts():
-    import mpmath
-
-    with mpmath.workprec(400):
-        ln = mpmath.log(2) / 64
-        c1 = float(mpmath.mpf(mpmath.nint(ln * 2**41)) / 2**41)  # ln < 2**-6: 35 bits
-        rest = ln - c1
-        c2 = float(rest)
-        c3 = float(rest - c2)
-        table = []
-        for j in range(64):
-            v = mpmath.power(2, mpmath.mpf(j) / 64)
-            h = float(v)
-            table.append((h, float(v - h)))
-    return c1, c2, c3, np.array([t[0] for t in table]), np.array([t[1] for t in table])
-
-
-_C1, _C2, _C3, _TH, _TL = _consts()
-_INV = [(float(Fraction(1, math.factorial(k))),
-         float(Fraction(1, math.factorial(k)) - Fraction(float(Fraction(1, math.factorial(k)))))) for k in range(12)]
-
-
-# ---- double-double primitives (vectorised) -------------------------------------------------
-
-def _two_sum(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-def _fast_two_sum(a, b):
-    s = a + b
-    return s, b - (s - a)
-
-
-def _split(a):
-    c = 134217729.0 * a
-    hi = c - (c - a)
-    return hi, a - hi
-
-
-def _two_prod(a, b):
-    p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _dd_add(xh, xl, yh, yl):
-    sh, sl = _two_sum(xh, yh)
-    th, tl = _two_sum(xl, yl)
-    sh, sl = _fast_two_sum(sh, sl + th)
-    return _fast_two_sum(sh, sl + tl)
-
-
-def _dd_mul(xh, xl, yh, yl):
-    ch, cl = _two_prod(xh, yh)
-    return _fast_two_sum(ch, cl + (xh * yl + xl * yh))
-
-
-def _dd_div(xh, xl, yh, yl):
-    th = xh / yh
-    ch, cl1 = _two_prod(yh, th)
-    ch, tl1 = _fast_two_sum(ch, yl * th)
-    rh, rl = _fast_two_sum(ch, tl1 + cl1)
-    ph, pl = _two_sum(xh, -rh)
-    tl = (ph + (pl + (xl - rl))) / yh
-    return _fast_two_sum(th, tl)
-
-
-# ---- exp in dd, scaled -----------------------------------------------------------------------
-
-def exp_dd(dh: np.ndarray, dl: np.ndarray):
-    """exp(dh + dl) = (th + tl) 2**K, th + tl in [0.7, 1.5), relative error < 2**-98,
-    for -1600 < dh <= 0 (clamp first)."""
-    k = np.rint(dh * (64 / math.log(2)))
-    r1 = dh - k * _C1                      # exact (Sterbenz, or k = 0)
-    rh, rl = _two_sum(r1, dl)
-    ph, pl = _two_prod(k, _C2)
-    rh, rl = _dd_add(rh, rl, -ph, -pl)
-    rh, rl = _dd_add(rh, rl, -(k * _C3), np.zeros_like(rh))
-    # terms 6..11 in float64
-    tail = np.full_like(rh, _INV[11][0])
-    for c in range(10, 5, -1):
-        tail = tail * rh + _INV[c][0]
-    ph, pl = tail, np.zeros_like(rh)
-    for c in range(5, -1, -1):
-        ph, pl = _dd_mul(ph, pl, rh, rl)
-        ph, pl = _dd_add(ph, pl, np.full_like(rh, _INV[c][0]), np.full_like(rh, _INV[c][1]))
-    ki = k.astype(np.int64)
-    j = ki % 64
-    th, tl = _dd_mul(_TH[j], _TL[j], ph, pl)
-    return th, tl, ki // 64
-
-
-def round_scaled(qh: np.ndarray, ql: np.ndarray, K: np.ndarray, bound: np.ndarray):
-    """RNE float64 of (qh + ql) 2**K for positive normal dd q, and whether all of
-    [q - bound, q + bound] 2**K round to it.  Returns (rounded, lo, ok)."""
-    m, e = np.frexp(qh)
-    E = e.astype(np.int64) - 1 - ((m == 0.5) & (ql < 0))
-    Q = np.maximum(E + K, -1022) - 52          # exponent of the result's ulp
-    s = Q - K                                  # grid of q: 2**s
-    deep = s > 200                             # q/g < 2**-190: rounds to 0
-    sc = np.where(deep, 0, s).astype(np.int32)
-    a, b = np.ldexp(qh, -sc), np.ldexp(ql, -sc)
-    N = np.rint(a)
-    f = (a - N) + b                            # a - N exact; |f| < 1
-    step = np.where(f > 0.5, 1.0, np.where(f < -0.5, -1.0, 0.0))  # a at a half, b past it
-    N, f = N + step, f - step
-    bg = np.ldexp(bound, -sc)
-    N, f, bg = np.where(deep, 0.0, N), np.where(deep, 0.0, f), np.where(deep, 0.0, bg)
-    ok = (np.abs(f) + bg < 0.5 - 2.0**-40) & (bg < 1 / 16)
-    Qi = Q.astype(np.int32)
-    return np.ldexp(N, Qi), np.ldexp(f, Qi), ok
-
 
 def _exp_terms(rows: np.ndarray):
     """Shared by the row functions.  rows: (R, n) float64, finite or -inf with a finite
@@ -191,11 +72,11 @@ def _exp_terms(rows: np.ndarray):
     R, n = rows.shape
     m = rows.max(axis=-1, keepdims=True)
     with np.errstate(all="ignore"):
-        dh, dl = _two_sum(rows, np.broadcast_to(-m, rows.shape))
+        dh, dl = dd.two_sum(rows, np.broadcast_to(-m, rows.shape))
     clamped = ~(dh > CLAMP)                    # also -inf / nan from an overflowing x - m
     eh = np.where(clamped, CLAMP, dh)
     el = np.where(clamped, 0.0, dl)
-    th, tl, K = exp_dd(eh, el)
+    th, tl, K = dd.exp(eh, el)
     # S: scale each term to 2**0 (exact, or underflow < 2**-1073), pairwise dd tree.
     with np.errstate(under="ignore"):
         Kc = np.maximum(K, -1100).astype(np.int32)
@@ -207,55 +88,19 @@ def _exp_terms(rows: np.ndarray):
         sl = np.concatenate([sl, np.zeros((R, P - n))], axis=1)
     while sh.shape[1] > 1:
         h = sh.shape[1] // 2
-        sh, sl = _dd_add(sh[:, :h], sl[:, :h], sh[:, h:], sl[:, h:])
+        sh, sl = dd.add(sh[:, :h], sl[:, :h], sh[:, h:], sl[:, h:])
     return m, dh, dl, th, tl, K, clamped, sh, sl
 
 
 def softmax_rows(rows: np.ndarray):
     """rows: (R, n) float64 as for _exp_terms, n >= 1.  Returns (rounded, lo, row_ok)."""
     _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
-    qh, ql = _dd_div(th, tl, sh, sl)
-    rounded, lo, ok = round_scaled(qh, ql, K, REL_BOUND * qh)
+    qh, ql = dd.div(th, tl, sh, sl)
+    rounded, lo, ok = dd.round_scaled(qh, ql, K, REL_BOUND * qh)
     rounded = np.where(clamped, 0.0, rounded)
     lo = np.where(clamped, 0.0, lo)
     ok = ok | clamped
     return rounded, lo, ok.all(axis=-1)
-
-
-def log_dd(sh: np.ndarray, sl: np.ndarray):
-    r"""log S for a dd S in [1, 2**60): (Lh, Ll, bound) with |Lh + Ll - log S| <= bound.
-
-    One Newton step from numpy's y0 = log(sh), whose accuracy is *not* assumed:
-    z = S exp(-y0) = e**delta (delta = log S - y0), c = z - 1, L = y0 + c - c**2/2.
-    Then L - log S = (c - c**2/2) - log1p(c), |.| <= |c|**3/3 (|c| < 2**-20 or the
-    element is left undecided), plus the dd error of z: exp_dd 2**-98, one dd mul
-    10u**2, so |c - (e**delta - 1)| < 2**-97 |z| <= 2**-96, and the few dd adds,
-    3u**2 |L| each.  bound = 2**-94 + 2**-100 |L| + |c|**3 covers all of it."""
-    y0 = np.log(sh)
-    th, tl, K = exp_dd(-y0, np.zeros_like(y0))
-    zh, zl = _dd_mul(sh, sl, th, tl)
-    zh, zl = np.ldexp(zh, K.astype(np.int32)), np.ldexp(zl, K.astype(np.int32))  # z near 1: exact
-    ch, cl = _two_sum(zh, -1.0)                # z within 2**-20 of 1: exact (Sterbenz)
-    ch, cl = _fast_two_sum(ch, cl + zl)
-    Lh, Ll = _dd_add(y0, np.zeros_like(y0), ch, cl)
-    Lh, Ll = _dd_add(Lh, Ll, -0.5 * ch * ch, np.zeros_like(y0))
-    bound = 2.0**-94 + 2.0**-100 * np.abs(Lh) + np.abs(ch) ** 3
-    return Lh, Ll, np.where(np.abs(ch) < 2.0**-20, bound, np.inf)
-
-
-def round_dd(vh: np.ndarray, vl: np.ndarray, bound: np.ndarray):
-    """(vh, ok): vh = RN(vh + vl) for a normalised dd (fast_two_sum output), and ok
-    where every real within ``bound`` of vh + vl rounds to vh too: |vl| + bound
-    stays inside half the *smaller* of vh's two gaps (the gap towards zero halves
-    at a power of two), with a 2**-40 margin for the float sum, and bound is at
-    most 0.01 of that gap."""
-    with np.errstate(all="ignore"):
-        gap = np.minimum(np.nextafter(vh, np.inf) - vh, vh - np.nextafter(vh, -np.inf))
-        ok = (np.abs(vl) + bound < 0.5 * gap * (1 - 2.0**-40)) & np.isfinite(vh)
-        # and hi + lo measures errors to within 0.01 ulp (a log near 0 has an
-        # absolute bound far above its ulp: mpmath then)
-        ok &= bound <= 0.01 * gap
-    return vh, ok
 
 
 def log_values(function: str, rows: np.ndarray):
@@ -263,13 +108,13 @@ def log_values(function: str, rows: np.ndarray):
     rounding: (vh, vl, bound), vh + vl within ``bound`` of the exact value
     (NaN where x - max overflowed; -inf entries of log_softmax are -inf, exact)."""
     m, dh, dl, _, _, _, _, sh, sl = _exp_terms(rows)
-    Lh, Ll, bL = log_dd(sh, sl)
+    Lh, Ll, bL = dd.log(sh, sl)
     # S's own error: relative < 2**-96 (the docstring's sum), so log S moves < 2**-95 more.
     bL = bL + 2.0**-95
     if function == "logsumexp":
-        vh, vl = _dd_add(m, np.zeros_like(m), Lh, Ll)
+        vh, vl = dd.add(m, np.zeros_like(m), Lh, Ll)
         return vh[:, 0], vl[:, 0], (bL + 2.0**-100 * np.abs(vh))[:, 0]
-    vh, vl = _dd_add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
+    vh, vl = dd.add(dh, dl, -np.broadcast_to(Lh, dh.shape), -np.broadcast_to(Ll, dh.shape))
     b = bL + 2.0**-100 * np.abs(vh)
     ninf = np.isneginf(rows)
     return np.where(ninf, -np.inf, vh), np.where(ninf, 0.0, vl), np.where(ninf, 0.0, b)
@@ -278,7 +123,7 @@ def log_values(function: str, rows: np.ndarray):
 def log_rows(function: str, rows: np.ndarray):
     """log_softmax (R, n) or logsumexp (R,) rounded to float64: (hi, lo, row_ok)."""
     vh, vl, b = log_values(function, rows)
-    hi, ok = round_dd(vh, vl, b)
+    hi, ok = dd.round_nearest(vh, vl, b)
     # -inf: a -inf entry of log_softmax, or x - max past -max_finite (the exact
     # value is below it too, as L >= 0): both round to -inf.
     ninf = np.isneginf(vh)
@@ -290,7 +135,7 @@ def softmax_values(rows: np.ndarray):
     vh + vl = (qh + ql) 2**K (ldexp: exact, or off by < 2**-1074 each when the
     value is subnormal) and |vh + vl - exact| <= bound."""
     _, _, _, th, tl, K, clamped, sh, sl = _exp_terms(rows)
-    qh, ql = _dd_div(th, tl, sh, sl)
+    qh, ql = dd.div(th, tl, sh, sl)
     with np.errstate(under="ignore"):
         Kc = np.maximum(K, -1200).astype(np.int32)
         vh, vl = np.ldexp(qh, Kc), np.ldexp(ql, Kc)
@@ -309,18 +154,18 @@ def sigmoid_flat(x: np.ndarray):
     """sigmoid of finite float64 x: (hi, lo, ok).  E = exp(-|x|) in dd (x < -1500
     clamps as in softmax: the result is below 2**-2000, rounds to 0), then 1/(1+E)
     for x >= 0 and E/(1+E) below, kept scaled by 2**K for subnormal results: one
-    dd add (3u**2) and one dd div (16u**2) on top of exp_dd's 2**-98."""
+    dd add (3u**2) and one dd div (16u**2) on top of dd.exp's 2**-98."""
     a = np.minimum(np.abs(x), -CLAMP)
-    th, tl, K = exp_dd(-a, np.zeros_like(a))
+    th, tl, K = dd.exp(-a, np.zeros_like(a))
     with np.errstate(under="ignore"):
         Kc = np.maximum(K, -1100).astype(np.int32)
         eh, el = np.ldexp(th, Kc), np.ldexp(tl, Kc)
     one = np.ones_like(a)
-    dh, dl = _dd_add(one, np.zeros_like(a), eh, el)
+    dh, dl = dd.add(one, np.zeros_like(a), eh, el)
     neg = x < 0
-    qh, ql = _dd_div(np.where(neg, th, one), np.where(neg, tl, 0.0), dh, dl)
+    qh, ql = dd.div(np.where(neg, th, one), np.where(neg, tl, 0.0), dh, dl)
     Ks = np.where(neg, K, 0)
-    rounded, lo, ok = round_scaled(qh, ql, Ks, REL_BOUND * qh)
+    rounded, lo, ok = dd.round_scaled(qh, ql, Ks, REL_BOUND * qh)
     deep = neg & (np.abs(x) >= -CLAMP)
     return np.where(deep, 0.0, rounded), np.where(deep, 0.0, lo), ok | deep
 
