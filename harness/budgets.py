@@ -1,4 +1,4 @@
-"""Example budgets: how hard Hypothesis searches (dev, ci, thorough).
+"""Example budgets: how hard Hypothesis searches (dev, ci, thorough, check).
 
 Called an (example) budget, not a "profile": in this project a profile is
 the special-value convention an implementation claims (ieee, limit,
@@ -29,6 +29,10 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "ci": dict(max_examples=30, deadline=None, derandomize=True, print_blob=True),
     # thorough: many examples and long rows (2**17).
     "thorough": dict(max_examples=300, deadline=None, derandomize=False, print_blob=True),
+    # check: `softmax-harness check`'s default, one implementation in four dtypes:
+    # 5 examples per regime of softmax's 13 (dev: 3), which keeps a default check of a
+    # conformant softmax under about 10 s on 2 cores.
+    "check": dict(max_examples=65, deadline=None, derandomize=False, print_blob=True),
 }
 MIN_PER_REGIME = 3  # examples per regime, whatever the budget's total
 # The derandomized (ci) budget's draws.  Hypothesis derandomizes by seeding

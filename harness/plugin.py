@@ -52,7 +52,7 @@ def pytest_addoption(parser):
     g.addoption("--harness-functions", default=None, help="comma-separated functions (softmax, log_softmax, ...)")
     g.addoption("--harness-dtypes", default=None, help="comma-separated dtypes: float16,bfloat16,float32,float64")
     g.addoption("--harness-budget", default=None,
-                help="example budget: dev, ci, thorough (env SOFTMAX_HARNESS_BUDGET; default dev)")
+                help="example budget: dev, ci, thorough, check (env SOFTMAX_HARNESS_BUDGET; default dev)")
     g.addoption("--harness-results", default=None, help=f"results folder (default {DEFAULT_RESULTS})")
     g.addoption("--harness-env-id", default=None, help="environment label (default: tox env name or hostname)")
     g.addoption("--harness-conventions", default="any",

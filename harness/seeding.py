@@ -1,6 +1,6 @@
 """What ``--seed`` means, shared by ``check``, ``run`` and the pytest plugin.
 
-By default every non-derandomized budget (dev, thorough) searches with the
+By default every non-derandomized budget (dev, thorough, check) searches with the
 fixed ``DEFAULT_SEED``, so the same code and versions give the same verdict
 on every run; the ci budget is derandomized by Hypothesis itself and keeps
 its own draws (the checked-in baseline depends on them).  ``--seed random``

@@ -70,7 +70,7 @@ def register(sub) -> None:
     p.add_argument("--functions", type=argtypes.function_list, help="comma-separated functions")
     p.add_argument("--dtypes", type=argtypes.dtype_list, help="comma-separated dtypes")
     p.add_argument("--budget", "--profile", dest="budget", default="ci", type=argtypes.budget,
-                   help="example budget: dev, ci or thorough (default ci; --profile is the old name)")
+                   help="example budget: dev, ci, thorough or check (default ci; --profile is the old name)")
     p.add_argument("-n", dest="workers", default="auto", type=argtypes.workers,
                    help="pytest-xdist workers (default auto; 0 means 1: workers isolate crashes and hangs)")
     p.add_argument("--test-timeout", type=argtypes.non_negative_float, default=None,

@@ -1,10 +1,17 @@
 """Every bug-zoo member is flagged by each property it should fail, in each of
 its dtypes, within the ci budget; no correct control is
-flagged by any property in any dtype."""
+flagged by any property in any dtype; a default `check` (its own budget,
+every applicable property in every dtype) calls every member non-conformant
+under more than one seed."""
 
 import pytest
 from zoo import CONTROLS, MEMBERS, flags
 
+from harness import verdicts
+from harness.cli import build_parser
+from harness.commands.check import _tasks
+from harness.conformance import explore, special_values
+from harness.dtypes import DTYPES
 from harness.properties import PROPERTIES, applies
 from harness.registry import get
 
@@ -28,3 +35,26 @@ def test_correct_control_is_not_flagged(control, prop):
     impl = get(control)
     said = {d: flags(impl, d, prop) for d in impl.dtypes}
     assert not any(said.values()), f"{control} {prop}: {said}"
+
+
+CHECK_SEEDS = (0, 1)  # the default seed and another: a defect must not hang on one seed's draws
+
+
+@pytest.mark.parametrize("seed", CHECK_SEEDS)
+@pytest.mark.parametrize("member", MEMBERS, ids=[m.impl.id for m in MEMBERS])
+def test_default_check_catches_member(member, seed):
+    ok, why = member.impl.availability()
+    if not ok:
+        pytest.skip(why)
+    budget = build_parser().parse_args(["check", "k.py:softmax"]).budget  # check's default, whatever it is
+    tasks = _tasks(member.impl.function, list(DTYPES))
+    # check runs every task; the member's own (property, dtype) cells first only to stop sooner
+    tasks.sort(key=lambda t: (t[1] not in member.expect or t[0] not in member.dtypes_for(t[1]),))
+    for dtype, prop in tasks:
+        if prop == "special_values":
+            results = special_values(member.impl, dtype)
+        else:
+            results = [explore(member.impl, dtype, prop, budget=budget, seed=seed)]
+        if any(not verdicts.passes(r.verdict) for r in results):
+            return
+    pytest.fail(f"a default check (budget {budget}, seed {seed}) calls {member.impl.id} conformant")

@@ -244,7 +244,7 @@ def test_default_seed_is_fixed_and_printed_and_random_is_opt_in(tmp_path):
         return r.stdout, [(x["property"], x["verdict"], x.get("max_ulp"), x.get("case_id")) for x in rows(out)]
 
     (first, a), (_, b) = verdicts(), verdicts()
-    assert "budget dev, seed 0 (fixed; --seed random to explore)" in first
+    assert "budget check, seed 0 (fixed; --seed random to explore)" in first
     assert a == b and a
     assert not (tmp_path / "db").exists()  # a fixed seed neither reads nor writes the database
     drawn, c = verdicts("--seed", "random")
