@@ -26,13 +26,22 @@ from .results_store import QUARANTINE_AFTER, QUARANTINE_FILE, write_json
 
 def conformance_ids(h, ids) -> list[str]:
     """Under xdist the controller sees only node ids: a conformance test is
-    one the plugin parametrized, ``...[<impl id>-<dtype>]`` for a selected
-    implementation and dtype."""
+    one the plugin parametrized, ``<suite file>::test_<property>[<impl id>-<dtype>]``
+    for a registered property and a selected implementation and dtype.  The
+    name matters too: a self-test parametrized over implementations and
+    dtypes (``test_sweep.py::test_..._within_budget[numpy.stable_softmax-float16]``)
+    made the self-test session a conformance run that wrote a record."""
+    from .properties import PROPERTIES
+
     tails = {f"{i.id}-{d}" for i in h.impls() for d in i.dtypes if d in h.dtypes}
+    names = {f"test_{p}" for p in PROPERTIES}
     out = []
     for n in ids:
-        last = n.rsplit("::", 1)[-1]
-        if "[" in last and last.endswith("]") and last[last.index("[") + 1:-1] in tails:
+        path, _, last = n.rpartition("::")
+        if not (path.endswith("test_properties.py") or path == ""):  # "" under --pyargs harness.suite.test_properties
+            continue
+        if "[" in last and last.endswith("]") and last[:last.index("[")] in names \
+                and last[last.index("[") + 1:-1] in tails:
             out.append(n)
     return out
 

@@ -69,6 +69,16 @@ def test_only_conformance_sessions_touch_the_results_folder(tmp_path):
     assert json.loads((run / "env.json").read_text()) == env
 
 
+def test_self_tests_with_ids_like_conformance_tests_write_nothing(tmp_path):
+    """Under xdist the controller tells conformance tests by node id: a
+    self-test parametrized as ``[numpy.stable_softmax-float16]`` is not one."""
+    res = tmp_path / "res"
+    r = _pytest("tests/self/test_sweep.py", "-n", "2", "-k", "within_budget and stable_softmax",
+                "--harness-results", str(res), "--harness-env-id", "e")
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout[-2000:]
+    assert not res.exists() or not any(res.rglob("*")), sorted(map(str, res.rglob("*")))
+
+
 def test_self_tests_parametrized_over_impls_write_nothing(tmp_path):
     """test_adapters parametrizes over Impl objects without the conformance
     fixture: that is not a conformance run and leaves no env.json/impls.json."""
