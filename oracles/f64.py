@@ -64,6 +64,16 @@ REL_BOUND = 2.0**-90
 CLAMP = -1500.0
 F64_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
 
+def eligible(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows the certified paths take, their -inf entries) for float64 rows (R, n):
+    finite entries and -inf with a finite maximum.  Every special-value profile
+    agrees on those (a -inf entry takes no part: softmax 0, log_softmax -inf);
+    NaN, +inf and all -inf rows are profile-dependent: mpmath."""
+    ninf = np.isneginf(rows)
+    fin = np.isfinite(rows)
+    return np.asarray((fin | ninf).all(axis=-1) & fin.any(axis=-1)), ninf
+
+
 def _exp_terms(rows: np.ndarray):
     """Shared by the row functions.  rows: (R, n) float64, finite or -inf with a finite
     maximum (-inf entries are clamped).  Returns d = x - m
@@ -193,10 +203,7 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, **kw) -> api.Exact:
     moved = np.moveaxis(x.astype(np.float64), ax, -1)
     n = moved.shape[-1]
     rows = moved.reshape(-1, n)
-    # Finite entries and -inf with a finite maximum, as in oracles.fast: a -inf
-    # entry is clamped in _exp_terms (softmax exactly 0, log_softmax -inf).
-    ninf = np.isneginf(rows)
-    finite = np.asarray((np.isfinite(rows) | ninf).all(axis=-1) & ~ninf.all(axis=-1))  # an array: indexed below
+    finite, _ = eligible(rows)  # a -inf entry is clamped in _exp_terms (softmax 0, log_softmax -inf)
     safe = np.where(finite[:, None], rows, 0.0)
     # Blocks of about 2**15 elements: the temporaries stay in cache (2-3x faster than one pass).
     step = max(1, 2**15 // n)

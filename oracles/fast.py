@@ -295,12 +295,7 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     step = max(1, BLOCK // n)
     for i in range(0, R, step):
         rows = src[i:i + step].astype(np.float64)
-        # Rows of finite entries and -inf with a finite maximum: every special-value
-        # profile agrees on them (a -inf entry takes no part: softmax 0, log_softmax
-        # -inf).  NaN, +inf and all -inf rows are profile-dependent: mpmath.
-        ninf = np.isneginf(rows)
-        fin = np.isfinite(rows)
-        finite = (fin | ninf).all(axis=-1) & fin.any(axis=-1)
+        finite, ninf = f64.eligible(rows)
         if not finite.all():
             rows[~finite] = 0.0
         v, b = _rows_fast(function, rows, fmt)
