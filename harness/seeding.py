@@ -2,8 +2,9 @@
 
 By default every non-derandomized budget (dev, thorough, check) searches with the
 fixed ``DEFAULT_SEED``, so the same code and versions give the same verdict
-on every run; the ci budget is derandomized by Hypothesis itself and keeps
-its own draws (the checked-in baseline depends on them).  ``--seed random``
+on every run; the ci budget is derandomized and keeps its own draws, from
+``budgets.DERANDOMIZED_SEED`` (the checked-in baseline depends on them;
+``SeedChoice.value`` is None for it, and ``conformance.explore`` seeds it).  ``--seed random``
 draws a seed for bug hunting, prints it, and turns on the example database
 so that a failure it finds is replayed first by later random runs.
 
