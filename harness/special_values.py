@@ -22,6 +22,7 @@ A NaN logit gives NaN under every convention, so swallowing it always fails.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -97,7 +98,31 @@ def classes_for(impl: Impl) -> dict[str, list[float]]:
     return cls
 
 
+_FOLLOWED: OrderedDict = OrderedDict()  # (case, function, judged dtype, output bits) -> _followed's answer
+FOLLOWED_SIZE = 1024
+MEMO_ELEMENTS = 4096  # outputs up to this size are memoized (the classes' are a few elements)
+
+
 def _followed(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
+    """``_grade_conventions``, memoized on the output's bits: the special_values
+    property calls the implementation on the same fixed classes for every
+    example of a search, and the same bits on the same case grade the same
+    (the grading reads only the case, the function, the judged dtype and the
+    output).  The implementation is still called every time."""
+    if output.dtype.hasobject or output.size > MEMO_ELEMENTS:  # object bits are pointers, not values
+        return _grade_conventions(impl, case, output)
+    key = (case.id, impl.function, impl.judge_dtype(case), output.dtype, output.shape, output.tobytes())
+    hit = _FOLLOWED.get(key)
+    if hit is None:
+        hit = _FOLLOWED[key] = _grade_conventions(impl, case, output)
+        if len(_FOLLOWED) > FOLLOWED_SIZE:
+            _FOLLOWED.popitem(last=False)
+    else:
+        _FOLLOWED.move_to_end(key)
+    return dict(hit)
+
+
+def _grade_conventions(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
     """Verdict of ``output`` under each convention's oracle (FTZ counts as
     following it where it passes: it is a named behaviour, not a convention).
     An empty axis has no elements to budget: the output must be the

@@ -153,6 +153,21 @@ def test_a_declared_raise_is_a_convention():
     assert f.verdict == "exact" and f.stats["convention"] == "raises ValueError"
 
 
+def test_special_values_grade_each_call_output_not_a_remembered_one():
+    # The conventions' verdicts are memoized on the output's bits: an implementation
+    # that answers differently on a later call of the same class is graded on that answer.
+    calls = []
+
+    def drifting(x, a):
+        calls.append(1)
+        return _stable(x, a) if len(calls) <= 2 else np.nan_to_num(_stable(x, a))
+
+    impl = _impl(drifting)
+    assert check_class(impl, "float32", "+inf", ROW_CLASSES["+inf"])[0].verdict == "exact"
+    f = check_class(impl, "float32", "+inf", ROW_CLASSES["+inf"])[0]
+    assert not verdicts.passes(f.verdict) and len(calls) == 4, (f.verdict, f.message)
+
+
 def test_a_convention_that_depends_on_the_shape_fails():
     def by_rank(x, a):  # the limit for one row, NaN in a batch
         return _limit(x, a) if x.ndim == 1 else _stable(x, a)
