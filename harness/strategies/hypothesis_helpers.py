@@ -13,11 +13,10 @@ import functools
 import math
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from ..arrays import apply_layout, layout_name
 from ..records import Case
+from . import reuse as st  # hypothesis.strategies, one object per arguments (reuse.py)
 from .dtype_helpers import DTYPES, cast, float_width, fmt, log_max, log_min_subnormal
 from .shape_helpers import (
     LONG,
@@ -99,6 +98,7 @@ def _part(lo: int, hi: int, i: int, parts: int) -> tuple[int, int]:
     return lo + i * size // parts, max(lo + i * size // parts, lo + (i + 1) * size // parts - 1)
 
 
+@st.reused  # bounds rounded once per (lo, hi, dtype)
 def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
     w = float_width(dtype)
     f = fmt(dtype) if w != 32 else fmt("float32")
@@ -156,7 +156,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str, salt: 
         x = _ranged(draw, shape, -5, 5, dtype)
         r = min(f.max_finite / 4, 50 * abs(lsub))
         mv = moved(x, axis)
-        offs = draw(hnp.arrays(np.float64, mv.shape[:-1], elements=_floats(-r, r, dtype)))
+        offs = draw(st.arrays(np.float64, mv.shape[:-1], elements=_floats(-r, r, dtype)))
         mv += offs[..., None]
         return x
     if regime == "sorted":
@@ -188,7 +188,7 @@ def regime_values(draw, regime: str, shape: tuple, axis: int, dtype: str, salt: 
         x = np.full(shape, v)
         if x.ndim > 1 and x.size and draw(st.booleans()):
             mv = moved(x, axis)
-            mv += draw(hnp.arrays(np.float64, mv.shape[:-1], elements=_floats(-100, 100, dtype)))[..., None]
+            mv += draw(st.arrays(np.float64, mv.shape[:-1], elements=_floats(-100, 100, dtype)))[..., None]
         return x
     if regime == "long-row":
         return _ranged(draw, shape, -30, 30, dtype)

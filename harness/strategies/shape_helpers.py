@@ -23,10 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from ..arrays import layout_name
+from . import reuse as st  # hypothesis.strategies, one object per arguments (reuse.py)
 
 SHORT_MAX = 4097  # longest row of every regime without --long-rows
 LONG_MAX = 1 << 17  # with --long-rows
@@ -171,7 +170,7 @@ def array_of(draw, shape, elements, dtype: str, span: tuple[float, float] | None
     4097-long row would cost more than judging it."""
     size = int(np.prod(shape)) if shape else 1
     if size <= DENSE_ABOVE:
-        return draw(hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing()))
+        return draw(st.arrays(np.float64, shape, elements=elements, fill=st.nothing()))
     if span is None or draw(st.booleans()):  # the filled form stays reachable
         x = np.full(size, draw(elements))
     else:
@@ -185,7 +184,7 @@ def array_of(draw, shape, elements, dtype: str, span: tuple[float, float] | None
 def small_or(draw, shape, dtype, elements, rng_fill) -> np.ndarray:
     """Element by element up to DENSE_ABOVE, else ``rng_fill(rng)`` from a drawn seed."""
     if int(np.prod(shape)) <= DENSE_ABOVE:
-        return draw(hnp.arrays(dtype, shape, elements=elements, fill=st.nothing()))
+        return draw(st.arrays(dtype, shape, elements=elements, fill=st.nothing()))
     return rng_fill(rng_from(draw))
 
 
@@ -204,7 +203,7 @@ def bools(draw, shape, axis: int = -1) -> np.ndarray:
     a kernel that reduces in tiles meets a tile with nothing left in it."""
     size = int(np.prod(shape)) if shape else 1
     if size <= DENSE_ABOVE or not shape:
-        return draw(hnp.arrays(np.bool_, shape, elements=st.booleans(), fill=st.nothing()))
+        return draw(st.arrays(np.bool_, shape, elements=st.booleans(), fill=st.nothing()))
     pattern = draw(st.sampled_from(MASK_PATTERNS))
     rng = rng_from(draw)
     out = np.zeros(shape, dtype=bool)

@@ -243,3 +243,16 @@ def test_extras_fit_the_new_shapes(function):
         else:
             assert case.indices.ndim == 2 and ((case.indices >= 0) & (case.indices < shape)).all()
         assert Case.from_json(json.loads(json.dumps(case.to_json()))).id == case.id
+
+
+def test_reused_strategies_are_one_object_per_arguments_and_tell_bounds_apart():
+    from harness.strategies import reuse
+
+    assert reuse.integers(0, 3) is reuse.integers(0, 3)
+    assert reuse.floats(-0.0, 1.0) is not reuse.floats(0.0, 1.0)  # equal floats, other bits: other bounds
+    assert reuse.sampled_from([1, 2]) is not reuse.sampled_from([True, 2])
+    assert row_lengths(64, stratum=(1, 8)) is row_lengths(64, stratum=(1, 8))
+    # Reusing an object draws what a new one draws, choice for choice.
+    fresh = row_lengths.__wrapped__(64, stratum=(1, 8))
+    for choices in ([0, 3], [5, 1], [17, 3, 10]):
+        assert _drive(row_lengths(64, stratum=(1, 8)), choices) == _drive(fresh, choices)
