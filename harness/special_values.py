@@ -100,7 +100,7 @@ def classes_for(impl: Impl) -> dict[str, list[float]]:
 
 _FOLLOWED: OrderedDict = OrderedDict()  # (case, function, judged dtype, output bits) -> _followed's answer
 FOLLOWED_SIZE = 1024
-MEMO_ELEMENTS = 4096  # outputs up to this size are memoized (the classes' are a few elements)
+MEMO_ELEMENTS = 256  # outputs up to this size are memoized (the classes give at most 18 elements)
 
 
 def _followed(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
