@@ -67,6 +67,9 @@ def pytest_addoption(parser):
                      f"(seconds, 0 = never; default {DEFAULT_TEST_TIMEOUT:g})")
     g.addoption("--harness-shard", default=None, metavar="K/N",
                 help="run shard K of N of the selection (harness/sharding.py); merge puts the N back together")
+    g.addoption("--harness-compile-cache", default=None, metavar="DIR",
+                help="JAX's persistent compilation cache folder, or 'off' (harness/compile_cache.py; "
+                     "default compile-cache beside the results folder)")
     g.addoption("--harness-seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
                                              "example database); default a fixed seed (ci: derandomized)")
 
@@ -169,10 +172,12 @@ def pytest_collection_modifyitems(session, config, items):
     from .sharding import by_implementation
 
     items[:] = by_implementation(items, is_conformance_item)
-    if h.shard is None:
-        return
     conf = [i for i in items if is_conformance_item(i)]
-    if not conf:
+    if conf:  # before any test runs, hence before JAX compiles; a session without them is left alone
+        from .compile_cache import enable
+
+        enable(h.compile_cache)
+    if h.shard is None or not conf:
         return
     from .sharding import assign, item_key, selection
 

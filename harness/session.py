@@ -69,6 +69,7 @@ class HarnessConfig:
         if results.exists() and not results.is_dir():
             raise UsageError(f"--harness-results {opt('--harness-results')} exists and is not a folder")
         self.env_dir = results / self.env_id
+        self.compile_cache: str = opt("--harness-compile-cache") or str(results.parent / "compile-cache")
         if self.impl_globs:
             from .registry import select
 
