@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,28 +20,20 @@ from oracles.api import sparse_slices
 from . import policy, verdicts
 from .arrays import output_sha
 from .functions import ROW_WISE, output_shape
+from .memo import LRU
 from .records import Case, Finding, Impl, finite_or_none, is_soft
 from .ulp import Measure, measure
 
-_CACHE: OrderedDict = OrderedDict()
-CACHE_SIZE = 4096
+_CACHE: LRU = LRU(4096)
 
 
 
 def expected(case: Case, function: str, out_dtype: str | None = None, profile: str = "ieee") -> Exact:
-    key = (case.id, function, out_dtype or case.dtype, profile)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
     # The certified fast path decides most float16/bfloat16/float32 elements in
     # float64 and sends the rest to mpmath; its rounded values are mpmath's.
-    ex = fast_oracle.evaluate(function, case.logits, case.axis, mask=case.mask, indices=case.indices,
-                          labels=case.labels, upstream=case.upstream, profile=profile, out_dtype=out_dtype)
-    _CACHE[key] = ex
-    if len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return ex
+    return _CACHE.get((case.id, function, out_dtype or case.dtype, profile), lambda: fast_oracle.evaluate(
+        function, case.logits, case.axis, mask=case.mask, indices=case.indices, labels=case.labels,
+        upstream=case.upstream, profile=profile, out_dtype=out_dtype))
 
 
 def expected_shape(case: Case, function: str) -> tuple:

@@ -22,7 +22,6 @@ A NaN logit gives NaN under every convention, so swallowing it always fails.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from oracles import PROFILES, format_of
 
 from . import verdicts
 from .evaluate import accuracy, expected, invoke
+from .memo import LRU
 from .records import Case, Finding, Impl, Result
 from .ulp import measure
 
@@ -98,8 +98,7 @@ def classes_for(impl: Impl) -> dict[str, list[float]]:
     return cls
 
 
-_FOLLOWED: OrderedDict = OrderedDict()  # (case, function, judged dtype, output bits) -> _followed's answer
-FOLLOWED_SIZE = 1024
+_FOLLOWED: LRU = LRU(1024)  # (case, function, judged dtype, output bits) -> _followed's answer
 MEMO_ELEMENTS = 256  # outputs up to this size are memoized (the classes give at most 18 elements)
 
 
@@ -112,13 +111,7 @@ def _followed(impl: Impl, case: Case, output: np.ndarray) -> dict[str, str]:
     if output.dtype.hasobject or output.size > MEMO_ELEMENTS:  # object bits are pointers, not values
         return _grade_conventions(impl, case, output)
     key = (case.id, impl.function, impl.judge_dtype(case), output.dtype, output.shape, output.tobytes())
-    hit = _FOLLOWED.get(key)
-    if hit is None:
-        hit = _FOLLOWED[key] = _grade_conventions(impl, case, output)
-        if len(_FOLLOWED) > FOLLOWED_SIZE:
-            _FOLLOWED.popitem(last=False)
-    else:
-        _FOLLOWED.move_to_end(key)
+    hit = _FOLLOWED.get(key, lambda: _grade_conventions(impl, case, output))
     return dict(hit)
 
 
