@@ -22,29 +22,31 @@ import sys
 from pathlib import Path
 
 OFF = "off"
-# JAX reads each config option's default from the upper-cased environment variable at import.
-_JAX = {"JAX_COMPILATION_CACHE_DIR": None,  # the folder, filled in by enable()
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",  # the default (1 s) would keep none of ours
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+# JAX reads each config option's default from the upper-cased environment variable at import;
+# the typed value is for a JAX imported before enable() (its config read the environment already).
+_JAX: dict[str, str | float | int | None] = {
+    "jax_compilation_cache_dir": None,  # the folder, filled in by enable()
+    "jax_persistent_cache_min_compile_time_secs": 0.0,  # the default (1 s) would keep none of ours
+    "jax_persistent_cache_min_entry_size_bytes": 0}
 
 
 def enable(folder: str | Path) -> dict[str, str]:
     """Point JAX's persistent cache at ``folder``/jax unless the user set
-    their own; returns the settings it made (none when ``folder`` is "off").
+    their own; returns the environment settings it made (none when
+    ``folder`` is "off").
 
     Call before the first JAX compile in this process.  Set through the
     environment so that subprocesses (xdist workers, isolated calls) share it."""
     if str(folder) == OFF or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return {}
-    made = {}
-    for var, value in _JAX.items():
-        if var not in os.environ:
-            os.environ[var] = made[var] = value if value is not None else str(Path(folder, "jax").resolve())
-    if "jax" in sys.modules and made:  # imported already (a user's conftest): its config read the env before
-        import jax
+    made: dict[str, str] = {}
+    for name, value in _JAX.items():
+        if name.upper() not in os.environ:
+            value = str(Path(folder, "jax").resolve()) if value is None else value
+            made[name.upper()] = f"{value:g}" if isinstance(value, float) else str(value)
+            if "jax" in sys.modules:
+                import jax
 
-        for var, value in made.items():
-            name = var.lower()
-            jax.config.update(name, value if name.endswith("dir") else float(value) if "secs" in name
-                              else int(value))
+                jax.config.update(name, value)
+    os.environ.update(made)
     return made

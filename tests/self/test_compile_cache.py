@@ -13,7 +13,7 @@ import pytest
 
 from harness import compile_cache
 
-VARS = tuple(compile_cache._JAX)
+VARS = tuple(name.upper() for name in compile_cache._JAX)
 ENV = {k: v for k, v in os.environ.items() if k not in VARS and k != "PYTHONPATH"}
 ENV.update(PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3")
 
