@@ -1,7 +1,7 @@
 """What the properties share: an implementation's output on a case with the
 oracle's view of it (``Checked``), the grading of a discrepancy between two
 outputs against their summed budgets, and the local check of what one slice
-does not share (policy.local_budget).  Its own module so that
+does not share (policy_local.local_budget).  Its own module so that
 sigmoid_equivalence and properties both use it without importing each other."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from oracles import format_of
 from oracles.api import Exact
 
-from . import policy
+from . import budget_arrays, policy, policy_local
 from .arrays import slices
 from .evaluate import _stats_input, absolute_budget, budget_for, expected, invoke
 from .evaluate import contract as _contract
@@ -139,7 +139,7 @@ def ulp_distance(a: np.ndarray, b: np.ndarray, ulp: np.ndarray | float) -> np.nd
 
 # Within-slice comparisons (functions.SHARES_SUM): the error a slice shares
 # (its one computed S, or log S) cancels, so what is left is held to
-# policy.local_budget, not to the summation budget accuracy must allow.
+# policy_local.local_budget, not to the summation budget accuracy must allow.
 
 
 def signed_errors(case: Case, function: str, ch: Checked) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -152,8 +152,8 @@ def signed_errors(case: Case, function: str, ch: Checked) -> tuple[np.ndarray, n
     ax = case.norm_axis
     mv = lambda a: np.moveaxis(a, ax, -1)  # noqa: E731
     hi, lo = ch.exact.hi.astype(np.float64), ch.exact.lo.astype(np.float64)
-    loc = np.moveaxis(policy.local_budget(function, policy.row_stats(x, keep), mv(np.abs(hi)), fmt, mv(ch.meas.ulp)),
-                      -1, ax)
+    loc = np.moveaxis(policy_local.local_budget(function, budget_arrays.gaps(x, keep), mv(np.abs(hi)), fmt,
+                                                mv(ch.meas.ulp)), -1, ax)
     out = ch.out.astype(np.float64)
     with np.errstate(all="ignore"):
         err = (out - hi) - lo
