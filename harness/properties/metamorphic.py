@@ -64,11 +64,14 @@ def shift_invariance(impl: Impl, case: Case) -> Finding:
     if f:
         return f
     d = ulp_distance(a.out, b.out, a.meas.ulp)
-    aa, ab = a.absolute(), b.absolute()
+
+    def absolute():
+        aa, ab = a.absolute(), b.absolute()
+        return pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded))
+
     with np.errstate(over="ignore"):  # budgets near max finite add up to inf: unbounded, as meant
         return grade_pair("shift_invariance", d, a.budget.bounded + b.budget.bounded,
-                           a.budget.good + b.budget.good, f"f(x) vs f(x + {c!r})",
-                           pair_absolute(a.out, b.out, policy.Budget(aa.good + ab.good, aa.bounded + ab.bounded)))
+                           a.budget.good + b.budget.good, f"f(x) vs f(x + {c!r})", absolute)
 
 
 def _perm(case: Case) -> np.ndarray:
@@ -106,10 +109,13 @@ def permutation(impl: Impl, case: Case) -> Finding:
         inv = np.argsort(p)
         back = b.out[..., inv, :][..., :, inv]
     d = ulp_distance(a.out, back, a.meas.ulp)
-    aa = a.absolute()
+
+    def absolute():
+        aa = a.absolute()
+        return pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded))
+
     with np.errstate(over="ignore"):  # as in shift_invariance: an overflowing budget is unbounded
-        return grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)",
-                           pair_absolute(a.out, back, policy.Budget(2 * aa.good, 2 * aa.bounded)))
+        return grade_pair("permutation", d, 2 * a.budget.bounded, 2 * a.budget.good, "f(Px) vs P f(x)", absolute)
 
 
 @register("monotonicity", ("softmax", "log_softmax"))
