@@ -34,12 +34,16 @@ def ulp_of(hi: np.ndarray, lo: np.ndarray, fmt: Format) -> np.ndarray:
     clip takes them; inf and nan count as 1.0 (top 0), as they always have."""
     hi = np.asarray(hi, dtype=np.float64)
     bits = hi.view(np.uint64)
-    top = ((bits >> np.uint64(52)).astype(np.int16) & np.int16(0x7FF)) - np.int16(1023)
+    # Shifts cast straight into small outputs (numpy buffers them): no 8-byte temporaries.
+    top = np.right_shift(bits, np.uint64(52), out=np.empty_like(hi, dtype=np.int16), casting="unsafe")
+    top &= 0x7FF
+    top -= 1023
     if (top == 1024).any():  # inf, nan
         top = np.where(top == 1024, np.int16(0), top)
+    fraction = np.left_shift(bits, np.uint64(12), out=np.empty_like(hi, dtype=bool), casting="unsafe")
     with np.errstate(invalid="ignore"):
-        # hi may have rounded up to a power of two from just below it (mantissa bits 0).
-        below = ((bits << np.uint64(12)) == 0) & (np.asarray(lo) * np.sign(hi) < 0)
+        # hi may have rounded up to a power of two (fraction bits 0) from just below it.
+        below = ~fraction & (np.asarray(lo) * np.sign(hi) < 0)
     top = np.clip(top - below, fmt.emin, fmt.emax)
     return np.ldexp(1.0, top - (fmt.p - 1))
 
