@@ -198,15 +198,18 @@ def grade_output(impl: Impl, case: Case, got: np.ndarray, ex: Exact) -> Graded:
     if ftz:
         verdict = policy.flush_verdict(fmt)
     # Worst element: highest tier, then largest err/bounded ratio.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
+    with np.errstate(invalid="ignore", divide="ignore"):  # err / max(bounded, 1e-300), inf where special
+        ratio = np.empty(np.broadcast_shapes(np.shape(meas.err), np.shape(bud.bounded)))
+        np.divide(meas.err, np.maximum(bud.bounded, 1e-300, out=ratio), out=ratio)
+        np.copyto(ratio, np.inf, where=meas.special)
         if abs_bud is not None:
             ratio = np.where(np.isinf(bud.bounded), meas.diff / np.maximum(abs_bud.bounded, 1e-300), ratio)
     # min(nan_to_num(ratio, nan=inf), 1e5), in place: nan and +inf give 1e5, -inf -max.
     np.minimum(ratio, 1e5, out=ratio)
     ratio[np.isnan(ratio)] = 1e5
     np.maximum(ratio, -np.finfo(np.float64).max, out=ratio)
-    key = tiers.astype(np.float64) * 1e6 + ratio
+    key = tiers.astype(np.float64) * 1e6
+    key += ratio
     return Graded(ex, meas, bud, abs_bud, tiers, verdict, ftz, key)
 
 
@@ -226,8 +229,8 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         return Finding("accuracy", "exact", 0.0, message="empty output")
     flat = int(np.argmax(g.key))
     idx = [int(i) for i in np.unravel_index(flat, tiers.shape)]
-    finite_err = meas.err[~np.isnan(meas.err)]
-    max_ulp = float(finite_err.max()) if finite_err.size else None
+    numbers = ~np.isnan(meas.err)
+    max_ulp = float(np.max(meas.err, where=numbers, initial=-np.inf)) if numbers.any() else None
     g_w = got.reshape(-1)[flat].item()
     e_w = ex.rounded.reshape(-1)[flat].item()
     if meas.special.reshape(-1)[flat] and bud.beyond is not None and bud.beyond.reshape(-1)[flat]:
@@ -259,13 +262,16 @@ def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: 
         return []
     ax = case.norm_axis if case.logits.ndim else 0
     x = case.logits.astype(np.float64).reshape(case.logits.shape or (1,))
-    with np.errstate(invalid="ignore", over="ignore"):  # -max - (+max) overflows: an inf distance, dropped below
-        d = np.abs(x - np.max(np.where(np.isfinite(x), x, -np.inf), axis=ax, keepdims=True))
+    m = np.max(x, axis=ax, where=np.isfinite(x), initial=-np.inf, keepdims=True)  # each slice's finite max
     e = np.where(np.isfinite(err), err, -1).reshape(-1)
     top = _largest(e, k)
-    dd, bb = d.reshape(-1), bounded.reshape(-1)
+    at = np.unravel_index(top, x.shape)  # |x_i - max| and the budget at those elements only
+    with np.errstate(invalid="ignore", over="ignore"):  # -max - (+max) overflows: an inf distance, dropped below
+        dd = np.abs(x[at] - m[at[:ax] + (np.zeros_like(at[ax]),) + at[ax + 1:]])
+    bb = np.reshape(bounded, x.shape)[at]
     # An unbounded budget (the spread term overflows at +-max finite) is None: JSON has no inf.
-    return [[float(dd[i]), float(e[i]), finite_or_none(bb[i])] for i in top if e[i] >= 0 and np.isfinite(dd[i])]
+    return [[float(dd[j]), float(e[i]), finite_or_none(bb[j])] for j, i in enumerate(top)
+            if e[i] >= 0 and np.isfinite(dd[j])]
 
 
 def _largest(e: np.ndarray, k: int) -> np.ndarray:
