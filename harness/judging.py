@@ -203,8 +203,10 @@ def spread(name: str, case: Case, e: np.ndarray, t: np.ndarray, kept: np.ndarray
     flat = lambda a: slices(a, ax, e.shape)  # noqa: E731
     E, T, K, U = flat(e), flat(t), flat(kept), flat(scale)
     with np.errstate(all="ignore"):  # infinite budgets: anything goes there
-        # Highest e_i - t_i and lowest e_i + t_i of each slice's kept elements.
-        gap = np.max(E - T, axis=1, where=K, initial=-np.inf) - np.min(E + T, axis=1, where=K, initial=np.inf)
+        # Highest e_i - t_i and lowest e_i + t_i of each slice's kept elements (one buffer for both).
+        side = E - T
+        gap = np.max(side, axis=1, where=K, initial=-np.inf)
+        gap -= np.min(np.add(E, T, out=side), axis=1, where=K, initial=np.inf)
     if E.size == 0 or not (gap > 0).any():
         return None
     r = int(np.argmax(np.where(gap > 0, gap * U.max(axis=1, where=K, initial=0), -1)))
@@ -230,5 +232,8 @@ def pair_spread(name: str, function: str, ca: Case, a: Checked, cb: Case, b: Che
         return None
     ea, ta, ka, scale = signed_errors(ca, function, a)
     eb, tb, kb = (back(v) for v in signed_errors(cb, function, b)[:3])
-    with np.errstate(all="ignore"):
-        return spread(name, ca, ea - eb, ta + tb, ka & kb, scale, what)
+    with np.errstate(all="ignore"):  # a's arrays are this call's own: the differences in their place
+        ea -= eb
+        ta += tb
+        ka &= kb
+        return spread(name, ca, ea, ta, ka, scale, what)
