@@ -68,7 +68,12 @@ def invoke(impl: Impl, case: Case) -> Outcome:
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.itemsize in (1, 2, 4, 8) and a.dtype.kind in "biufV":  # compared as unsigned integers, no copies
+        u = f"u{a.dtype.itemsize}"
+        return bool(np.array_equal(a.view(u), b.view(u)))
+    return a.tobytes() == b.tobytes()
 
 
 def contract(impl: Impl, case: Case, oc: Outcome, mutation: bool = True) -> Finding:
@@ -122,7 +127,11 @@ def _sparse_stats(case: Case) -> policy.RowStats:
 def budget_for(case: Case, function: str, exact: Exact, meas: Measure) -> policy.Budget:
     fmt = format_of(exact.rounded.dtype)
     absx = np.abs(exact.hi)
-    absx = np.where(np.isfinite(absx), absx, 0.0)
+    fin = np.isfinite(absx)
+    if np.ndim(absx) == 0:
+        absx = np.where(fin, absx, 0.0)
+    elif not fin.all():
+        absx[~fin] = 0.0
     if function == "sigmoid":
         st = policy.row_stats(np.zeros((1, 1)))
         return policy.budgets("sigmoid", st, absx, fmt, meas.ulp)
@@ -130,6 +139,8 @@ def budget_for(case: Case, function: str, exact: Exact, meas: Measure) -> policy
         return policy.budgets(function, _sparse_stats(case), absx, fmt, meas.ulp)
     x, keep, extra = _stats_input(case, function)
     st = policy.row_stats(x, keep)
+    if function != "cross_entropy":  # x is done with: its memory can serve the budgets
+        del x
     if function in ROW_WISE:
         ax = case.norm_axis if case.logits.ndim else 0
         mv = lambda a: np.moveaxis(a.reshape(case.logits.shape or (1,)), ax, -1)  # noqa: E731
@@ -178,11 +189,18 @@ def grade_output(impl: Impl, case: Case, got: np.ndarray, ex: Exact) -> Graded:
     if ftz:
         verdict = policy.flush_verdict(fmt)
     # Worst element: highest tier, then largest err/bounded ratio.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(meas.special, np.inf, meas.err / np.maximum(bud.bounded, 1e-300))
+    with np.errstate(invalid="ignore", divide="ignore"):  # err / max(bounded, 1e-300), inf where special
+        ratio = np.empty(np.broadcast_shapes(np.shape(meas.err), np.shape(bud.bounded)))
+        np.divide(meas.err, np.maximum(bud.bounded, 1e-300, out=ratio), out=ratio)
+        np.copyto(ratio, np.inf, where=meas.special)
         if abs_bud is not None:
             ratio = np.where(np.isinf(bud.bounded), meas.diff / np.maximum(abs_bud.bounded, 1e-300), ratio)
-    key = tiers.astype(np.float64) * 1e6 + np.minimum(np.nan_to_num(ratio, nan=np.inf), 1e5)
+    # min(nan_to_num(ratio, nan=inf), 1e5), in place: nan and +inf give 1e5, -inf -max.
+    np.minimum(ratio, 1e5, out=ratio)
+    ratio[np.isnan(ratio)] = 1e5
+    np.maximum(ratio, -np.finfo(np.float64).max, out=ratio)
+    key = tiers.astype(np.float64) * 1e6
+    key += ratio
     return Graded(ex, meas, bud, abs_bud, tiers, verdict, ftz, key)
 
 
@@ -202,8 +220,8 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
         return Finding("accuracy", "exact", 0.0, message="empty output")
     flat = int(np.argmax(g.key))
     idx = [int(i) for i in np.unravel_index(flat, tiers.shape)]
-    finite_err = meas.err[~np.isnan(meas.err)]
-    max_ulp = float(finite_err.max()) if finite_err.size else None
+    numbers = ~np.isnan(meas.err)
+    max_ulp = float(np.max(meas.err, where=numbers, initial=-np.inf)) if numbers.any() else None
     g_w = got.reshape(-1)[flat].item()
     e_w = ex.rounded.reshape(-1)[flat].item()
     if meas.special.reshape(-1)[flat] and bud.beyond is not None and bud.beyond.reshape(-1)[flat]:
@@ -235,10 +253,25 @@ def _points(case: Case, function: str, err: np.ndarray, bounded: np.ndarray, k: 
         return []
     ax = case.norm_axis if case.logits.ndim else 0
     x = case.logits.astype(np.float64).reshape(case.logits.shape or (1,))
-    with np.errstate(invalid="ignore", over="ignore"):  # -max - (+max) overflows: an inf distance, dropped below
-        d = np.abs(x - np.max(np.where(np.isfinite(x), x, -np.inf), axis=ax, keepdims=True))
+    m = np.max(x, axis=ax, where=np.isfinite(x), initial=-np.inf, keepdims=True)  # each slice's finite max
     e = np.where(np.isfinite(err), err, -1).reshape(-1)
-    top = np.argsort(e)[-k:]
-    dd, bb = d.reshape(-1), bounded.reshape(-1)
+    top = _largest(e, k)
+    at = np.unravel_index(top, x.shape)  # |x_i - max| and the budget at those elements only
+    with np.errstate(invalid="ignore", over="ignore"):  # -max - (+max) overflows: an inf distance, dropped below
+        dd = np.abs(x[at] - m[at[:ax] + (np.zeros_like(at[ax]),) + at[ax + 1:]])
+    bb = np.reshape(bounded, x.shape)[at]
     # An unbounded budget (the spread term overflows at +-max finite) is None: JSON has no inf.
-    return [[float(dd[i]), float(e[i]), finite_or_none(bb[i])] for i in top if e[i] >= 0 and np.isfinite(dd[i])]
+    return [[float(dd[j]), float(e[i]), finite_or_none(bb[j])] for j, i in enumerate(top)
+            if e[i] >= 0 and np.isfinite(dd[j])]
+
+
+def _largest(e: np.ndarray, k: int) -> np.ndarray:
+    """np.argsort(e)[-k:] (ascending): where the k + 1 largest values are
+    distinct, the k largest and their order are unique, and a partition finds
+    them without sorting all of e; ties leave the order to argsort, as always."""
+    if e.size > 4 * k:
+        part = np.argpartition(e, e.size - k - 1)[-(k + 1):]
+        order = np.argsort(e[part])
+        if (np.diff(e[part][order]) > 0).all():
+            return part[order][1:]
+    return np.argsort(e)[-k:]

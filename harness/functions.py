@@ -19,7 +19,7 @@ class Traits:
     probabilities: bool  # a softmax: non-negative, each slice sums to one
     log_domain: bool  # judged in absolute error (log_softmax, logsumexp, cross-entropy)
     shares_sum: bool  # every output of a slice is divided by (or shifted by) one computed S:
-    #                   within a slice that error cancels (policy.local_budget)
+    #                   within a slice that error cancels (policy_local.local_budget)
     extras: tuple[str, ...] = ()  # inputs beside the logits (Case fields)
 
 

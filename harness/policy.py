@@ -70,6 +70,7 @@ import numpy as np
 
 from oracles import FORMATS, Format
 
+from .budget_arrays import compact, distances, owned, per_ulp, shifted
 from .functions import PROBABILITIES
 from .verdicts import GRADES
 
@@ -115,15 +116,18 @@ class Budget:
 
 
 def _sum_terms(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.maximum(np.asarray(n, dtype=np.float64), 1.0)
-    return np.ceil(np.log2(n)) + 1.0, n - 1.0
+    """(ceil(log2 n) + 1, n - 1) as read-only views of n's shape, computed once
+    per slice (n is a broadcast view): elementwise, so the same numbers."""
+    c = np.maximum(np.asarray(compact(n), dtype=np.float64), 1.0)
+    shape = np.shape(n)
+    return np.broadcast_to(np.ceil(np.log2(c)) + 1.0, shape), np.broadcast_to(c - 1.0, shape)
 
 
 @dataclass
 class RowStats:
     """Float64 quantities of each slice, broadcast to the logits' moved shape
     (slices along the last axis).  Accuracy of these is irrelevant: they only
-    scale budgets."""
+    scale budgets.  n, L, m and w are constant along a slice: broadcast views."""
 
     d: np.ndarray  # x_i - m (-inf for excluded positions)
     s: np.ndarray  # softmax
@@ -131,6 +135,14 @@ class RowStats:
     L: np.ndarray  # log S
     m: np.ndarray  # slice max
     w: np.ndarray  # sum_j s_j (|d_j| + C_EXP)
+    ad: np.ndarray | None = None  # distances(d), once: see gaps
+
+    def gaps(self) -> np.ndarray:
+        """|d_i| where finite, else 0 (read only: shared by every budget of these rows)."""
+        if self.ad is None:
+            self.ad = distances(self.d)
+            self.ad.flags.writeable = False
+        return self.ad
 
 
 def row_stats(x: np.ndarray, keep: np.ndarray | None = None) -> RowStats:
@@ -138,42 +150,59 @@ def row_stats(x: np.ndarray, keep: np.ndarray | None = None) -> RowStats:
     x = np.asarray(x, dtype=np.float64)
     if keep is not None:
         x = np.where(keep, x, -np.inf)
-    n = np.full(x.shape, float(x.shape[-1]) if x.ndim else 1.0)
+    n = np.broadcast_to(float(x.shape[-1]) if x.ndim else 1.0, x.shape)
+    d, m = shifted(x)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        fin = np.where(np.isfinite(x), x, -np.inf)
-        m = np.max(fin, axis=-1, keepdims=True) if x.shape[-1] else np.zeros(x.shape[:-1] + (1,))
-        m = np.where(np.isfinite(m), m, 0.0)
-        d = fin - m
         e = np.exp(d)
         S = np.sum(e, axis=-1, keepdims=True)
         S = np.where(S > 0, S, 1.0)
-        s = e / S
-        ad = np.where(np.isfinite(d), np.abs(d), 0.0)
-        w = np.sum(s * (ad + C_EXP), axis=-1, keepdims=True)
+        s = np.divide(e, S, out=e)
+        ad = distances(d)
+        t = ad + C_EXP
+        w = np.sum(np.multiply(t, s, out=t), axis=-1, keepdims=True)  # sum_j s_j (|d_j| + C_EXP)
         L = np.log(S)
+    ad.flags.writeable = False
     b = np.broadcast_to
-    return RowStats(d, s, n, b(L, x.shape), b(m, x.shape), b(w, x.shape))
+    return RowStats(d, s, n, b(L, x.shape), b(m, x.shape), b(w, x.shape), ad)
 
 
 def _softmax_rel(st: RowStats, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    """Relative error coefficients in units of u (good, bounded)."""
+    """Relative error coefficients in units of u (good, bounded), C order."""
     ua = acc_format(fmt).u / fmt.u
-    g_sum, b_sum = _sum_terms(st.n)
-    ad = np.where(np.isfinite(st.d), np.abs(st.d), 0.0)
-    core = np.minimum(ad + C_EXP + 1.0 + st.w, 1e300)  # |d| near max finite: keep finite
-    return core + ua * g_sum, SAFETY * (core + ua * b_sum)
+    g_sum, b_sum = _sum_terms(compact(st.n))
+    core = st.gaps() + C_EXP
+    core += 1.0
+    core += st.w
+    np.minimum(core, 1e300, out=core)  # |d| near max finite: keep finite
+    # C order, as when n was a full C-ordered array: later sums over these follow the layout.
+    good = np.add(core, ua * g_sum, out=np.empty(core.shape))
+    bounded = np.add(core, ua * b_sum, out=core if core.flags.c_contiguous else np.empty(core.shape))
+    bounded *= SAFETY
+    return good, bounded
 
 
-def _to_ulps(abs_err_u: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
-    """Absolute error given in units of u -> ulps, plus the subnormal allowance."""
-    e = np.nan_to_num(np.asarray(abs_err_u, dtype=np.float64), nan=0.0, posinf=1e300)
-    return (np.minimum(e, 1e300) * fmt.u + ABS_ULPS * fmt.min_subnormal) / ulp
+def to_ulps(abs_err_u: np.ndarray, fmt: Format, ulp: np.ndarray, own: bool = False) -> np.ndarray:
+    """Absolute error given in units of u -> ulps, plus the subnormal allowance.
+    ``own``: abs_err_u is a float64 temporary the caller gives up (reused)."""
+    e = owned(abs_err_u, own)
+    np.minimum(e, 1e300, out=e)  # +inf -> 1e300
+    if not np.isfinite(e).all():  # as nan_to_num: nan -> 0, -inf -> -max
+        e[np.isnan(e)] = 0.0
+        np.maximum(e, -np.finfo(np.float64).max, out=e)
+    e *= fmt.u
+    e += ABS_ULPS * fmt.min_subnormal
+    return per_ulp(e, ulp)
 
 
-def _abs_to_ulps(abs_err: np.ndarray, fmt: Format, ulp: np.ndarray) -> np.ndarray:
+def abs_to_ulps(abs_err: np.ndarray, fmt: Format, ulp: np.ndarray, own: bool = False) -> np.ndarray:
     """Absolute error (already multiplied by u) -> ulps, plus the subnormal allowance."""
-    e = np.nan_to_num(np.asarray(abs_err, dtype=np.float64), nan=0.0, posinf=fmt.max_finite)
-    return (e + ABS_ULPS * fmt.min_subnormal) / ulp
+    e = owned(abs_err, own)
+    if not np.isfinite(e).all():  # as nan_to_num: nan -> 0, +-inf -> +max_finite, -max
+        e[np.isnan(e)] = 0.0
+        e[np.isposinf(e)] = fmt.max_finite
+        np.maximum(e, -np.finfo(np.float64).max, out=e)
+    e += ABS_ULPS * fmt.min_subnormal
+    return per_ulp(e, ulp)
 
 
 def budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format, ulp: np.ndarray,
@@ -189,29 +218,44 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
     """Budgets for ``function``.  ``stats`` describes the input slices (moved
     to the last axis); ``exact_abs`` and ``ulp`` are in the *output* layout
     (for reductions the slice axis is gone; Jacobians gain one)."""
+    if function == "sigmoid":  # no slices: nothing of the row stats
+        rel = (C_EXP + 3.0) * exact_abs
+        return Budget(to_ulps(rel, fmt, ulp), to_ulps(SAFETY * rel, fmt, ulp, own=True))
     ua = acc_format(fmt).u / fmt.u
-    g_sum, b_sum = _sum_terms(stats.n)
+    # Per-slice quantities stay one value per slice (compact); full-size results
+    # are made C-ordered, the layout they had when n was a full C array (sums
+    # over budgets, e.g. in sum_to_one, follow the layout).
+    g_sum, b_sum = _sum_terms(compact(stats.n))
     rel_g, rel_b = _softmax_rel(stats, fmt)
-    ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
+    ad = stats.gaps()
     if function in PROBABILITIES:
-        return Budget(_to_ulps(rel_g * exact_abs, fmt, ulp), _to_ulps(rel_b * exact_abs, fmt, ulp))
-    sumS_g = stats.w + ua * g_sum  # relative error of S, units of u
-    sumS_b = stats.w + ua * b_sum
-    absL = np.abs(stats.L)
+        return Budget(to_ulps(np.multiply(rel_g, exact_abs, out=rel_g), fmt, ulp, own=True),
+                      to_ulps(np.multiply(rel_b, exact_abs, out=rel_b), fmt, ulp, own=True))
+    w, L = compact(stats.w), compact(stats.L)
+    if function in ("softmax_vjp", "cross_entropy"):  # short rows (mpmath-judged): full arrays, as always
+        g_sum, b_sum = (np.ascontiguousarray(np.broadcast_to(t, stats.d.shape)) for t in (g_sum, b_sum))
+        w, L = stats.w, stats.L
+    sumS_g = w + ua * g_sum  # relative error of S, units of u
+    sumS_b = w + ua * b_sum
+    absL = np.abs(L)
     # The log family adds terms of size |x| ~ max finite: scale by u *before*
     # adding (absolute units), or the sum overflows and the budget collapses.
     U = fmt.u
     if function in ("log_softmax", "sparse_log_softmax"):
-        base = ad * U + C_LOG * U * absL + exact_abs * U
-        return Budget(_abs_to_ulps(base + sumS_g * U, fmt, ulp),
-                      _abs_to_ulps(SAFETY * (base + sumS_b * U), fmt, ulp))
+        base = ad * U
+        base += C_LOG * U * absL
+        base += exact_abs * U
+        bounded = np.add(base, sumS_b * U, out=np.empty(base.shape))
+        bounded *= SAFETY
+        return Budget(abs_to_ulps(np.add(base, sumS_g * U, out=base if base.flags.c_contiguous else
+                                          np.empty(base.shape)), fmt, ulp, own=True),
+                      abs_to_ulps(bounded, fmt, ulp, own=True))
     if function == "logsumexp":
         base = C_LOG * U * absL[..., 0] + exact_abs * U
-        return Budget(_abs_to_ulps(base + sumS_g[..., 0] * U, fmt, ulp),
-                      _abs_to_ulps(SAFETY * (base + sumS_b[..., 0] * U), fmt, ulp))
-    if function == "sigmoid":
-        rel = (C_EXP + 3.0) * exact_abs
-        return Budget(_to_ulps(rel, fmt, ulp), _to_ulps(SAFETY * rel, fmt, ulp))
+        bounded = np.add(base, sumS_b[..., 0] * U, out=np.empty(base.shape))
+        bounded *= SAFETY
+        return Budget(abs_to_ulps(np.add(base, sumS_g[..., 0] * U, out=np.empty(base.shape)), fmt, ulp, own=True),
+                      abs_to_ulps(bounded, fmt, ulp, own=True))
     if function == "softmax_jacobian":
         out = []
         for rel in (rel_g, rel_b):
@@ -220,7 +264,7 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
             ei, ej = rel[..., :, None], rel[..., None, :]
             eye = np.eye(s.shape[-1], dtype=bool)
             e = np.where(eye, si * ei, 0.0) + si * sj * (ei + ej + 1.0) + exact_abs
-            out.append(_to_ulps(e, fmt, ulp))
+            out.append(to_ulps(e, fmt, ulp))
         return Budget(out[0], SAFETY * out[1])
     if function == "softmax_vjp":
         g = np.asarray(extra, dtype=np.float64)
@@ -233,7 +277,7 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
             # A subnormal s_j carries an absolute error of ~min_subnormal, which
             # the multiplications by g scale up: an absolute term, in ulps.
             sub = (s * np.sum(np.abs(g), axis=-1, keepdims=True) + gap) * ABS_ULPS * fmt.min_subnormal / ulp
-            out.append(_to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp) + sub)
+            out.append(to_ulps(s * err_dot + s * gap * (rel + 2.0), fmt, ulp) + sub)
         return Budget(out[0], SAFETY * out[1])
     if function == "cross_entropy":
         with np.errstate(over="ignore", invalid="ignore"):
@@ -247,10 +291,11 @@ def _budgets(function: str, stats: RowStats, exact_abs: np.ndarray, fmt: Format,
             lab = np.asarray(extra)
             if lab.dtype.kind not in "iub":
                 t = lab.astype(np.float64)
-                e = np.sum(t * per, axis=-1) + stats.n[..., 0] * np.sum(t * lsm_abs, axis=-1)
+                n = np.ascontiguousarray(np.broadcast_to(stats.n, stats.d.shape))
+                e = np.sum(t * per, axis=-1) + n[..., 0] * np.sum(t * lsm_abs, axis=-1)
             else:
                 e = np.take_along_axis(per, lab.astype(np.int64)[..., None], axis=-1)[..., 0]
-            res.append(_abs_to_ulps(k * e, fmt, ulp))
+            res.append(abs_to_ulps(k * e, fmt, ulp))
         return Budget(res[0], res[1])
     raise ValueError(f"no budget for function {function!r}")
 
@@ -303,52 +348,3 @@ def grade(err: np.ndarray, special: np.ndarray, budget: Budget, diff: np.ndarray
 def describe_budget() -> dict:
     return {"C_EXP": C_EXP, "C_LOG": C_LOG, "SAFETY": SAFETY, "ABS_ULPS": ABS_ULPS,
             "summation": {"good": "ceil(log2 n) + 1", "bounded": "n - 1"}, "ln2": math.log(2)}
-
-
-
-# --------------------------------------------------------------------------
-# Local budgets: the part of an element's error its slice does not share.
-# --------------------------------------------------------------------------
-
-
-def local_budget(function: str, stats: RowStats | None, exact_abs: np.ndarray, fmt: Format,
-                 ulp: np.ndarray) -> np.ndarray:
-    r"""Per-element budget, in ulps, of the error not common to the slice
-    (layouts as in ``budgets`` for row functions).
-
-    Within one slice every element of a shifted softmax is divided by the
-    same computed S, so the error of S (its terms, sum_j s_j (|d_j| + C_EXP),
-    and the summation, u_acc * SUM(n)) scales the whole slice by one factor:
-    it cancels wherever elements of one slice are compared, or two outputs up
-    to one factor per slice (f(Px) against P f(x), f(x + c) against f(x)).
-    What is left per element, relative, in units of u:
-
-        |d_i|      rounding of x_i - m.  A blocked kernel that rounds x_i - m_b
-                   and m_b - M instead (m_b its block's max) pays
-                   |x_i - m_b| + |m_b - M| = |d_i|, since x_i <= m_b <= M
-        2 C_EXP    exp of the element, and a per-block rescale exp(m_b - M)
-                   (or a vectorised exp beside a scalar tail, each within C_EXP)
-        2          the rescale product and the division (or product with 1/S)
-
-    log_softmax  lsm_i = fl(fl(d_i) - L) shares L and its summation error; per
-    element it pays u (|d_i| + |lsm_i|), plus u (C_EXP + 2) where it is formed
-    as log(exp(d_i) / S).  Both get SAFETY, as ``budgets`` does.  Rounding to a
-    half-precision output at the end is monotone and under one ulp: inside.
-
-    softmax Jacobian, for J_ij against J_ji: both are -s_i s_j from the same
-    computed s (one softmax evaluation), at most in another order: the
-    product, the subtraction of a one-hot dot product (exact) and one scale,
-    3 roundings, so 3 u |J_ij| each side, with SAFETY.
-    """
-    if function == "softmax_jacobian":
-        return _to_ulps(SAFETY * 3.0 * exact_abs, fmt, ulp)
-    if stats is None:
-        raise ValueError(f"the local budget of {function!r} needs the row stats")
-    ad = np.where(np.isfinite(stats.d), np.abs(stats.d), 0.0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if function in PROBABILITIES:
-            rel = SAFETY * (np.minimum(ad, 1e300) + 2 * C_EXP + 2)
-            return _to_ulps(rel * exact_abs, fmt, ulp)
-        if function in ("log_softmax", "sparse_log_softmax"):
-            return _abs_to_ulps(SAFETY * fmt.u * (ad + exact_abs + C_EXP + 2), fmt, ulp)
-    raise ValueError(f"no local budget for function {function!r}")

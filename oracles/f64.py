@@ -69,8 +69,10 @@ def eligible(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite entries and -inf with a finite maximum.  Every special-value profile
     agrees on those (a -inf entry takes no part: softmax 0, log_softmax -inf);
     NaN, +inf and all -inf rows are profile-dependent: mpmath."""
-    ninf = np.isneginf(rows)
     fin = np.isfinite(rows)
+    if fin.all():  # the common case, in one pass: no -inf entry
+        return np.asarray(fin.any(axis=-1)), np.zeros(rows.shape, dtype=bool)
+    ninf = np.isneginf(rows)
     return np.asarray((fin | ninf).all(axis=-1) & fin.any(axis=-1)), ninf
 
 

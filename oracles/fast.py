@@ -21,8 +21,8 @@ Error analysis, u = 2**-53, n = slice length, all terms first order, then x2:
                                                    arguments, numpy 2.4.6, AVX512F)
   S = sum(e_j):          rel <= (sum_j s_j (delta_j + C) + 1) u + 3 k^2 u^2, k = ceil(log2 n)
                          (each e_j brings its own error; the summation itself is
-                         _compensated_sum, a vectorised pairwise TwoSum tree with a
-                         proven rel <= u + 3 k^2 u^2, derived at that function: for
+                         summation.compensated_sum, a vectorised pairwise TwoSum tree
+                         with a proven rel <= u + 3 k^2 u^2, derived there: for
                          n = 2**17 that is u + 2**-43.8 u, and 3 k^2 u <= 1e-9
                          for any n numpy can hold, so the old fsum term "1 u"
                          stands, with 3 k^2 u^2 added explicitly)
@@ -41,6 +41,7 @@ import numpy as np
 
 from . import api, f64
 from .formats import Format, format_of
+from .summation import compensated_sum
 
 FAST_FUNCTIONS = ("softmax", "log_softmax", "logsumexp", "sigmoid")
 U64 = 2.0**-53
@@ -48,7 +49,7 @@ C = 4.0  # numpy exp error, relative, in units of u: see the docstring
 SAFETY = 2.0
 ABS = 2.0**-1070
 MAX_ULP_FRACTION = 0.01
-BLOCK = 2**18  # elements per block in evaluate
+BLOCK = 2**15  # elements per block in evaluate: 256 KiB float64 temporaries stay in a core's L2
 
 
 def _quantum(v: np.ndarray, fmt: Format) -> np.ndarray:
@@ -56,10 +57,15 @@ def _quantum(v: np.ndarray, fmt: Format) -> np.ndarray:
     from v's exponent bits (cheaper than frexp/ldexp; the same value).  A
     float64 zero or subnormal has exponent field 0, below every target's emin;
     inf/nan give an unused value (callers keep non-finite v as they are)."""
-    field = (v.view(np.uint64) >> np.uint64(52)) & np.uint64(0x7FF)
-    exp = np.maximum(field.astype(np.int64) - 1023, fmt.emin)
+    field = v.view(np.uint64) >> np.uint64(52)
+    field &= np.uint64(0x7FF)
+    exp = field.view(np.int64)  # the same buffer, worked in place: fields < 2**11 read alike
+    exp -= 1023
+    np.maximum(exp, fmt.emin, out=exp)
     # exp - p + 1 + 1023 lies in [1, 2046] for every target (p <= 24, emin >= -149).
-    return ((exp + (1024 - fmt.p)).astype(np.uint64) << np.uint64(52)).view(np.float64)
+    exp += 1024 - fmt.p
+    field <<= np.uint64(52)
+    return field.view(np.float64)
 
 
 def round_to(v: np.ndarray, fmt: Format, q: np.ndarray | None = None) -> np.ndarray:
@@ -100,120 +106,84 @@ def _decide(v: np.ndarray, bound: np.ndarray, fmt: Format) -> tuple[np.ndarray, 
     Beyond the overflow threshold the whole interval rounds to inf (below).
     One pass per step over the arrays, from v's exponent bits."""
     v = np.ascontiguousarray(v, dtype=np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # each step one elementwise pass; temporaries reused in place
         q = _quantum(v, fmt)
-        a = np.abs(v) / q
+        av = np.abs(v)
+        a = av / q
         ra = np.rint(a)
-        dev = a - ra
+        dev = np.subtract(a, ra, out=a)
         bq = bound / q
-        ok = np.abs(dev) + bq < 0.5
+        t = np.abs(dev)
+        t += bq
+        ok = t < 0.5  # |dev| + bq < 1/2
         bottom = (ra == 2.0 ** (fmt.p - 1)) & (q > fmt.min_subnormal)
-        ok &= ~bottom | (bq - dev < 0.25)
+        ok &= ~bottom | (np.subtract(bq, dev, out=t) < 0.25)
         # Past the overflow threshold T = max_finite + ulp/2 everything rounds to inf:
         # fl(|v| - bound) >= T (1 + 2**-50) implies |v| - bound > T exactly.
         T = fmt.max_finite + 2.0 ** (fmt.emax - fmt.p)
-        ok |= np.abs(v) - bound >= T * (1 + 2.0**-50)
+        ok |= np.subtract(av, bound, out=av) >= T * (1 + 2.0**-50)
         ok &= (bq <= MAX_ULP_FRACTION) & np.isfinite(v)
-        mag = ra * q
-        rounded = np.copysign(np.where(mag > fmt.max_finite, np.inf, mag), v)
+        mag = np.multiply(ra, q, out=ra)
+        mag[mag > fmt.max_finite] = np.inf
+        rounded = np.copysign(mag, v, out=mag)
     return rounded, ok
 
 
-def _compensated_sum(e: np.ndarray) -> tuple[np.ndarray, int]:
-    r"""Row sums of e: (R, n) float64, finite, non-negative, n >= 1.  Returns
-    ((R, 1) sums, k) with k = ceil(log2 n) the tree depth, and the proven bound
-
-        |S - sum_j e_j| <= (u + 3 k^2 u^2) sum_j e_j,    u = 2**-53, k u <= 2**-40.
-
-    Vectorised over rows, one numpy pass per tree level (k passes, no Python
-    loop per row), and independent of how numpy orders its own reductions:
-    the tree is built here from elementwise adds, each one IEEE binary64 RNE.
-
-    Algorithm: a pairwise tree of depth k.  Level 1 folds columns P..n-1 onto
-    0..n-P-1 (P = 2**(k-1)); each later level adds the two halves.  Every add
-    s = fl(a + b) is a TwoSum, which also gives t with a + b = s + t exactly
-    (Knuth; 6 flops, no ordering condition, exact unless overflow, and the
-    partial sums here are <= n).  The t's are accumulated in c alongside:
-    c_new = fl(fl(c_a + c_b) + t).  The result is S = fl(s_k + c_k).
-
-    Proof.  Let X = sum_j e_j >= 0.  Exactly, X = s_k + T where T is the sum
-    of all t's.
-      (a) The s-tree is a plain pairwise sum of non-negative terms, so a node
-          at level l holds at most (1 + gamma_l) times its subtree's exact sum,
-          and the nodes of one level sum to at most (1 + gamma_l) X.  TwoSum's
-          |t| <= u |s|, so sum |t| <= u sum_{l<=k} (1 + gamma_l) X <= k u (1 + gamma_k) X.
-      (b) A t made at level l passes through at most 2 (k - l) + 1 <= 2k
-          roundings in the c-tree, so |c_k - T| <= gamma_{2k} sum |t|.
-      (c) S = fl(s_k + c_k): |S - (s_k + c_k)| <= u |s_k + c_k| <= u (X + |c_k - T|).
-    Hence |S - X| <= u X + (1 + u) gamma_{2k} k u (1 + gamma_k) X
-                  <= u X + 2.0001 k^2 u^2 X   (k u <= 2**-40)
-                  <= (u + 3 k^2 u^2) X.
-    Numbers: n = 2**17 (k = 17): 3 k^2 u^2 = 867 u^2 = 2**-43.8 u, nothing next to
-    the 1 u that math.fsum's correct rounding was charged before; the bound is
-    as tight as fsum's in practice, so no more elements go undecided.  Any n
-    numpy can hold has k <= 63 and 3 k^2 u <= 1.4e-12.  (A bound with no
-    compensation would be gamma_k, 17 u at n = 2**17, or gamma_{n-1} for an
-    unknown order: 2**-36 relative, still < 0.01 ulp of float32 (2**-30.6
-    relative at worst), but it widens every element's interval enough that a
-    long softmax row, which is decided only if all its elements are, would
-    go to mpmath far more often; undecided elements are slower, never wrong.)
-    """
-    n = e.shape[-1]
-    if n == 1:
-        return e.copy(), 0
-    k = (n - 1).bit_length()
-    P = 1 << (k - 1)
-    s = e[:, :P].copy()
-    c = np.zeros_like(s)
-    r = n - P  # 1 <= r <= P
-    a, b = s[:, :r], e[:, P:]
-    sa = a + b
-    bb = sa - a
-    c[:, :r] = (a - (sa - bb)) + (b - bb)
-    s[:, :r] = sa
-    while s.shape[-1] > 1:
-        h = s.shape[-1] // 2
-        a, b = s[:, :h], s[:, h:]
-        sa = a + b
-        bb = sa - a
-        t = (a - (sa - bb)) + (b - bb)
-        c = (c[:, :h] + c[:, h:]) + t
-        s = sa
-    return s + c, k
-
-
-def _rows_fast(function: str, rows: np.ndarray, fmt: Format):
-    """rows: (R, n) float64, finite or -inf with a finite maximum, n >= 1.
-    Returns (v, bound) in the output layout: (R, n) for row functions, (R,)
-    for logsumexp.  A -inf entry has e = exp(-inf) = 0 exactly and no error
-    to charge (softmax v = 0 exactly; log_softmax v = -inf, set by the caller)."""
+def _rows_fast(function: str, rows: np.ndarray, fmt: Format, ninf: np.ndarray | None = None):
+    """rows: (R, n) float64, finite or -inf with a finite maximum, n >= 1
+    (``ninf``: its -inf entries, if known).  Returns (v, bound) in the output
+    layout: (R, n) for row functions, (R,) for logsumexp.  A -inf entry has
+    e = exp(-inf) = 0 exactly and no error to charge (softmax v = 0 exactly;
+    log_softmax v = -inf, set by the caller).  Temporaries are reused in place:
+    every value is the same elementwise operation on the same operands."""
     with np.errstate(all="ignore"):
         m = rows.max(axis=-1, keepdims=True)
         d = rows - m
         # The exact rounding error of d (TwoSum: x - m = d + err exactly), so the
         # bounds below charge |err_j| (0 when the difference is exact, as it is
         # for most float32-origin rows) instead of its worst case u |d_j|.
-        # ad = |err_j| / u, exact (a power-of-two scaling).
+        # ad = |err_j| / u = |(x - (d - bb)) - (m + bb)| 2**53, exact (a power-of-two scaling).
         bb = d - rows
-        ad = np.abs((rows - (d - bb)) - (m + bb)) * 2.0**53
-        ad[np.isneginf(rows)] = 0.0  # nan there (-inf - -inf)
+        ad = d - bb
+        np.subtract(rows, ad, out=ad)
+        ad -= np.add(m, bb, out=bb)
+        np.abs(ad, out=ad)
+        ad *= 2.0**53
+        if ninf is None:
+            ninf = np.isneginf(rows)
+        if ninf.any():
+            ad[ninf] = 0.0  # nan there (-inf - -inf)
         e = np.exp(d)
-        S, k = _compensated_sum(e)
+        S, k = compensated_sum(e)
         # Relative error of S: the terms' errors weighted by their share, w = sum_j s_j (delta_j + C),
         # computed with a x2 margin for its own rounding (np.sum in any order of n - 1 additions
         # of non-negative terms errs by at most gamma_{n-1} <= 2**-36 relative for n <= 2**17,
         # and stays < 1/2 up to n = 2**51: within the x2), plus the summation's u + 3 k^2 u^2.
-        w = 2.0 * np.sum(e * (ad + C), axis=-1, keepdims=True) / S
+        adC = ad + C  # delta_j + C
+        w = 2.0 * np.sum(np.multiply(e, adC, out=bb), axis=-1, keepdims=True) / S
         relS = (w + 1.0 + 3.0 * k * k * U64) * U64
         if function == "softmax":
-            v = e / S
-            bound = SAFETY * ((ad + C + 1) * U64 + relS) * np.abs(v) + ABS
+            v = np.divide(e, S, out=e)
+            # SAFETY ((delta_i + C + 1) u + rel(S)) |v| + ABS; v >= +0 here, so |v| is v.
+            bound = adC
+            bound += 1
+            bound *= U64
+            bound += relS
+            bound *= SAFETY
+            bound *= v
+            bound += ABS
             return v, bound
         L = np.log(S)
         absL = relS + C * U64 * np.abs(L)
         if function == "log_softmax":
-            v = d - L
-            return v, SAFETY * (U64 * ad + absL + U64 * np.abs(v)) + ABS
+            v = np.subtract(d, L, out=d)
+            # SAFETY (u delta_i + abs(log S) + u |v|) + ABS
+            bound = np.multiply(ad, U64, out=ad)
+            bound += absL
+            bound += np.multiply(np.abs(v, out=adC), U64, out=adC)
+            bound *= SAFETY
+            bound += ABS
+            return v, bound
         v = (m + L)[..., 0]
         return v, SAFETY * (absL[..., 0] + U64 * np.abs(v)) + ABS
 
@@ -249,6 +219,14 @@ def _dd_rows(function: str, src: np.ndarray, rows: np.ndarray, fmt: Format, roun
     return np.concatenate([rows[~done], rest])
 
 
+def _castable(r: np.ndarray, fmt: Format) -> np.ndarray:
+    """float64 values of the target format (the decided ones; any other row is
+    overwritten later), ready to cast to the target dtype: through float32 for
+    bfloat16, exact all the same, as ml_dtypes casts float32 to bfloat16
+    several times faster than float64."""
+    return r.astype(np.float32) if fmt.name == "bfloat16" else r
+
+
 def applicable(function: str, fmt: Format, mask, indices, labels, upstream) -> bool:
     return (function in FAST_FUNCTIONS and fmt.p <= 24 and mask is None and indices is None
             and labels is None and upstream is None)
@@ -275,7 +253,7 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
             ex = api.evaluate("sigmoid", x.reshape(-1)[bad], **kw)
             rounded[bad], hi[bad], lo[bad] = ex.rounded.astype(np.float64), ex.hi, ex.lo
         shape = x.shape
-        return api.Exact(rounded.astype(fmt.dtype).reshape(shape), hi.reshape(shape), lo.reshape(shape))
+        return api.Exact(_castable(rounded, fmt).astype(fmt.dtype).reshape(shape), hi.reshape(shape), lo.reshape(shape))
     ndim = max(x.ndim, 1)
     ax = axis % ndim if x.ndim else 0
     # Annotated: numpy's stubs take reshape of an untyped shape for a 0-d result.
@@ -289,23 +267,24 @@ def evaluate(function: str, x: np.ndarray, axis: int = -1, *, mask=None, indices
     # lo by np.zeros, whose pages stay unmapped where nothing is written.
     hi, rounded = np.empty((R, width)), np.empty((R, width), dtype=fmt.dtype)
     row_ok, eligible = np.empty(R, dtype=bool), np.empty(R, dtype=bool)
-    # Blocks of about 2**18 elements (whole rows), written into the outputs in
-    # place: the dozens of float64 temporaries per element stay in cache, and no
-    # full-size copy of the input or the results is made.
+    # Blocks of about BLOCK elements (whole rows; a longer row is a block of its
+    # own), written into the outputs in place: the dozens of float64 temporaries
+    # per element stay in cache, and no full-size copy of the input or the
+    # results is made.  Every step is row by row, so the block size changes no bit.
     step = max(1, BLOCK // n)
     for i in range(0, R, step):
         rows = src[i:i + step].astype(np.float64)
         finite, ninf = f64.eligible(rows)
         if not finite.all():
             rows[~finite] = 0.0
-        v, b = _rows_fast(function, rows, fmt)
+        v, b = _rows_fast(function, rows, fmt, ninf)
         r, ok = _decide(v, b, fmt)
         if function == "log_softmax":  # a -inf entry: exactly -inf
             r[ninf], v[ninf], ok[ninf] = -np.inf, -np.inf, True
         row_ok[i:i + step] = finite & (ok.all(axis=-1) if ok.ndim == 2 else ok)
         eligible[i:i + step] = finite
         hi[i:i + step] = v.reshape(len(rows), width)
-        rounded[i:i + step] = r.reshape(len(rows), width)
+        rounded[i:i + step] = _castable(r, fmt).reshape(len(rows), width)
     lo = np.zeros((R, width))
     bad = np.flatnonzero(~row_ok)
     if bad.size:

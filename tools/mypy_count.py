@@ -27,6 +27,8 @@ CORE = (
     "oracles/",
     "harness/ulp.py",
     "harness/policy.py",
+    "harness/policy_local.py",
+    "harness/budget_arrays.py",
     "harness/dtypes.py",
     "harness/errors.py",
     "harness/modes.py",

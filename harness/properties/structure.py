@@ -7,7 +7,7 @@ import numpy as np
 
 from oracles import format_of
 
-from .. import policy, verdicts
+from .. import policy_local, verdicts
 from ..judging import checked, signed_errors, spread
 from ..records import Case, Finding, Impl
 from . import register
@@ -66,8 +66,8 @@ def jacobian_structure(impl: Impl, case: Case) -> Finding:
     J = ch.out.astype(np.float64)
     tol = ch.budget.bounded * ch.meas.ulp
     fin = np.asarray(np.isfinite(J).all(axis=(-1, -2)))
-    loc = policy.local_budget(impl.function, None, np.abs(ch.exact.hi), format_of(ch.exact.rounded.dtype),
-                              ch.meas.ulp) * ch.meas.ulp
+    loc = policy_local.local_budget(impl.function, None, np.abs(ch.exact.hi), format_of(ch.exact.rounded.dtype),
+                                    ch.meas.ulp) * ch.meas.ulp
     with np.errstate(invalid="ignore"):
         rows = np.asarray(np.abs(J.sum(axis=-1)))
         rtol = tol.sum(axis=-1) + J.shape[-1] * 2.0**-50 * np.abs(J).sum(axis=-1)
