@@ -26,6 +26,10 @@ worker) by the number of conformance tests collected, unless
 ``crash`` without running.  Without xdist there is no isolation
 (``softmax-harness run`` always uses workers).
 
+Progress: ``--harness-progress 'K/N ENV'`` (given by ``softmax-harness run``
+only) registers harness/progress.py's plugin in the controller: a live line
+or a plain log instead of pytest's dots, and each new failure at once.
+
 Sharding: ``--harness-shard K/N`` deselects (pytest's deselect hook) every
 conformance test outside shard K of the split in harness/sharding.py; the
 run record says which shard it is, and a shard left with no test of a
