@@ -67,6 +67,9 @@ class Progress:
         self.logged_step = 0
         self.last_log = self.t0
         self.closed = False
+        # a live line drawn before the first test collides with xdist's own "bringing up nodes..."
+        # line (rewritten in place, then ended by a newline) and leaves both half-overwritten
+        self.drawing = False
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._tick, name="softmax-harness-progress", daemon=True)
@@ -97,6 +100,7 @@ class Progress:
     # --- pytest hooks (the controller's: under xdist, the workers' reports arrive here) ---
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
+        self.drawing = True
         impl = impl_of(nodeid)
         if impl is not None and nodeid in self.ids:
             self.family = self.families.get(impl) or impl.partition(".")[0]
@@ -180,6 +184,8 @@ class Progress:
             self._write(f"[run] {self.line()}\n")
 
     def _draw(self) -> None:
+        if not self.drawing:
+            return
         width = shutil.get_terminal_size((120, 24)).columns - 1
         self._write(self.line()[:width], clear=True)
 
