@@ -2,7 +2,8 @@
 
 Runs the conformance suite under pytest-xdist once for the current process
 (TensorFlow's oneDNN off) and once per per-process variant (TF oneDNN on,
-each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.  With
+each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.  Each pytest
+gets ``--harness-progress "K/N ENV"`` and reports its progress (harness/progress.py).  With
 ``--shard K/N`` each of those runs is shard K of N of its selection
 (harness/sharding.py; ``merge`` of the N results folders is the whole run).
 """
