@@ -26,6 +26,10 @@ worker) by the number of conformance tests collected, unless
 ``crash`` without running.  Without xdist there is no isolation
 (``softmax-harness run`` always uses workers).
 
+Progress: ``--harness-progress 'K/N ENV'`` (given by ``softmax-harness run``
+only) registers harness/progress.py's plugin in the controller: a live line
+or a plain log instead of pytest's dots, and each new failure at once.
+
 Sharding: ``--harness-shard K/N`` deselects (pytest's deselect hook) every
 conformance test outside shard K of the split in harness/sharding.py; the
 run record says which shard it is, and a shard left with no test of a
@@ -70,6 +74,9 @@ def pytest_addoption(parser):
     g.addoption("--harness-compile-cache", default=None, metavar="DIR",
                 help="JAX's persistent compilation cache folder, or 'off' (harness/compile_cache.py; "
                      "default compile-cache beside the results folder)")
+    g.addoption("--harness-progress", default=None, metavar="'K/N ENV'",
+                help="softmax-harness run's variant label: report progress as a live line or a plain log "
+                     "(harness/progress.py) instead of pytest's dots")
     g.addoption("--harness-seed", default=None, help="Hypothesis seed: N, or random (drawn and printed; replays the "
                                              "example database); default a fixed seed (ci: derandomized)")
 
@@ -81,6 +88,9 @@ def pytest_configure(config):
         config.stash[HARNESS] = HarnessConfig(config)
     except UsageError as e:
         raise pytest.UsageError(str(e)) from None
+    from .progress import attach
+
+    attach(config, config.getoption("--harness-progress"))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -126,10 +136,12 @@ def pytest_collection_finish(session):
         return
     ids = [i.nodeid for i in session.items if is_conformance_item(i)]
     if ids:
+        from .progress import begin
         from .run_ledger import Ledger
 
         _announce(session.config, h)
         h.ledger = Ledger(h, ids, session.config)
+        begin(session.config, ids, h)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -144,8 +156,11 @@ def pytest_xdist_node_collection_finished(node, ids):
     conf = conformance_ids(h, ids)
     if not conf:
         return
+    from .progress import begin
+
     _announce(node.config, h)
     h.ledger = Ledger(h, conf, node.config)
+    begin(node.config, conf, h)
     ds = node.config.pluginmanager.getplugin("dsession")
     if h.user_max_restart is None and getattr(ds, "_max_worker_restart", None) is not None:
         # xdist stops after 4 restarts per worker; every crash after collection uses up a test, so

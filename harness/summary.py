@@ -10,21 +10,32 @@ from .records import Result, ResultError
 from .verdicts import VERDICTS, worst
 
 
-def table(results: list[Result], width: int = 60) -> str:
+def table(results: list[Result]) -> str:
+    """One row per implementation: worst verdict, max accuracy ulp and a
+    count per verdict.  Columns are as wide as their widest header or cell:
+    no id or verdict name is cut (a cut "unsuppor" or "wrong-sp" reads as a
+    different word, and two ids cut at the same width become one)."""
     by_impl: dict[str, list[Result]] = defaultdict(list)
     for r in results:
         by_impl[r.impl].append(r)
     cols = [v for v in VERDICTS if any(r.verdict == v for r in results)]
-    head = f"{'implementation':<{width}} {'worst':<14} {'max ulp':>10}  " + " ".join(f"{c[:8]:>8}" for c in cols)
-    lines = [head, "-" * len(head)]
+    rows = []
     for impl in sorted(by_impl):
         rs = by_impl[impl]
-        w = worst(r.verdict for r in rs)
         ulps = [r.max_ulp for r in rs if r.max_ulp is not None and r.property == "accuracy"]
-        mu = f"{max(ulps):.3g}" if ulps else "-"
-        counts = " ".join(f"{sum(r.verdict == c for r in rs):>8}" for c in cols)
-        lines.append(f"{impl[:width]:<{width}} {w:<14} {mu:>10}  {counts}")
-    return "\n".join(lines)
+        rows.append([impl, worst(r.verdict for r in rs), f"{max(ulps):.3g}" if ulps else "-",
+                     *(str(sum(r.verdict == c for r in rs)) for c in cols)])
+    head = ["implementation", "worst", "max ulp", *cols]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+
+    def fmt(cells: list[str]) -> str:
+        left = [f"{c:<{w}}" for c, w in zip(cells[:2], widths, strict=False)]
+        right = [f"{c:>{w}}" for c, w in zip(cells[2:], widths[2:], strict=True)]
+        return (" ".join(left) + " " + right[0] + "  " + " ".join(right[1:])).rstrip()
+
+    lines = [fmt(head)]
+    lines.append("-" * len(lines[0]))
+    return "\n".join(lines + [fmt(r) for r in rows])
 
 
 def read_run(run_dir: str | Path) -> list[Result]:

@@ -181,10 +181,10 @@ def _check(args) -> int:
         for dtype, props in by_dtype.items():
             what = "every property" if len(props) == len(every) else ", ".join(props)
             say(f"---- {dtype:9} not run ({what}): the target hung in {MAX_HUNG_IN_A_ROW} tasks in a row")
-    return _verdict(args, results, skipped, time.perf_counter() - t0)
+    return _verdict(args, results, skipped, time.perf_counter() - t0, impl)
 
 
-def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
+def _verdict(args, results: list[Result], skipped: list, seconds: float, impl) -> int:
     """The closing lines: conventions found, then CONFORMANT (0),
     NON-CONFORMANT (1) or INCOMPLETE (3: nothing failed, something was not
     judged), with the headline failure, its input and a reproducer."""
@@ -203,9 +203,10 @@ def _verdict(args, results: list[Result], skipped: list, seconds: float) -> int:
     not_judged = [r for r in results if r.verdict in verdicts.NOT_JUDGED]
     bad = [r for r in results if not verdicts.passes(r.verdict) and r.verdict not in verdicts.NOT_JUDGED]
     say(f"\n{len(results)} results in {seconds:.1f} s" + (f", written to {args.json}" if args.json else ""))
-    if args.report:
-        _report(results, args.report)
     unjudged = len(not_judged) + len(skipped)
+    if args.report:
+        _report(results, args.report, impl, seconds,
+                f"{unjudged} tasks not judged (the target hung)" if unjudged else None)
     tail = f"; {unjudged} tasks not judged (timeout)" if unjudged else ""
     if not bad and not mixed and not unjudged:
         say("verdict: CONFORMANT")

@@ -62,15 +62,40 @@ def _describe(case) -> str:
     return text + (f" (flat index: {'; '.join(where)})" if where else "")
 
 
-def _report(results: list[Result], path: str) -> None:
+def results_folder(report_path: str) -> Path:
+    """Where ``check --report FILE.html`` keeps the results it renders:
+    ``FILE-results/check/`` beside the report, a folder that stays (the
+    report names it as its source)."""
+    out = Path(report_path).resolve()
+    return out.parent / f"{out.stem}-results" / "check"
+
+
+def _report(results: list[Result], path: str, impl, seconds: float, incomplete: str | None) -> None:
+    """The report, from a results folder written as a pytest session writes
+    one (harness/run_ledger.py): results, ``impls.json`` and the run record
+    ``env.json`` with this process's environment, ``finished`` when every
+    task was judged, else ``incomplete`` and why."""
+    import time
+
     from reports.render import render
 
-    with tempfile.TemporaryDirectory() as tmp:
-        env = Path(tmp) / "check"
-        env.mkdir()
-        (env / "results.jsonl").write_text("".join(r.dumps() + "\n" for r in results))
-        render([env], Path(path))
-    say(f"report: {path}")
+    from ..environment import env_record
+    from ..results_store import write_json
+
+    env = results_folder(path)
+    env.mkdir(parents=True, exist_ok=True)
+    (env / "results.jsonl").write_text("".join(r.dumps() + "\n" for r in results), encoding="utf-8")
+    write_json(env / "impls.json", [impl.describe()])
+    now = time.time()
+    rec = {**env_record("check"), "started": now - seconds, "ended": now, "collected": len(results),
+           "reported": len(results), "quarantined": {}}
+    if incomplete:
+        rec["incomplete"] = incomplete
+    else:
+        rec["finished"] = now
+    write_json(env / "env.json", rec)
+    render([env], Path(path))
+    say(f"report: {path} (results in {env})")
 
 
 class Stop(Exception):

@@ -2,7 +2,8 @@
 
 Runs the conformance suite under pytest-xdist once for the current process
 (TensorFlow's oneDNN off) and once per per-process variant (TF oneDNN on,
-each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.  With
+each Keras backend, JAX x64), each into its own results folder, then renders one HTML report.  Each pytest
+gets ``--harness-progress "K/N ENV"`` and reports its progress (harness/progress.py).  With
 ``--shard K/N`` each of those runs is shard K of N of its selection
 (harness/sharding.py; ``merge`` of the N results folders is the whole run).
 """
@@ -124,17 +125,14 @@ def main(args) -> int:
     extra = {EXTRA_ENV: absolute_targets(os.environ[EXTRA_ENV])} if os.environ.get(EXTRA_ENV) else {}
     began = time.time()  # runs recorded after this are this invocation's (see _this_run)
     codes = {}
-    variants = VARIANTS[:1] if args.no_variants else VARIANTS
-    for env_id, overrides, globs, needs in variants:
-        if needs and importlib.util.find_spec(needs) is None:
-            print(f"[run] {env_id}: skipped, {needs} not installed (its implementations are reported unavailable "
-                  f"in the main run)")
-            continue
-        impls = _csv(args.impls) if env_id == "main" else _intersect(args.impls, globs)
-        if impls is None and env_id != "main":
-            continue
+    from ..progress import clock as _clock
+
+    plan = _plan(args)
+    for k, (env_id, overrides, impls) in enumerate(plan, 1):
         cmd = [sys.executable, "-m", "pytest", *suite_args(suite), "-q", "--no-header",
                "-rN", "-n", "1" if args.workers == "0" else str(args.workers), "--dist", DIST,
+               # the progress line replaces pytest's dots and its per-variant percentage
+               "-o", "console_output_style=classic", "--harness-progress", f"{k}/{len(plan)} {env_id}",
                "--harness-budget", args.budget,
                "--harness-results", str(results), "--harness-env-id", env_id]
         for opt, val in (("impls", impls), ("functions", _csv(args.functions)), ("dtypes", _csv(args.dtypes)),
@@ -146,11 +144,13 @@ def main(args) -> int:
         if args.long_rows:
             cmd.append("--harness-long-rows")
         env = {**os.environ, **QUIET, **extra, **overrides}
-        print(f"[run] {env_id}: {' '.join(f'{k}={v}' for k, v in overrides.items()) or 'default modes'}",
-              flush=True)
+        print(f"[run] variant {k}/{len(plan)} {env_id}: "
+              f"{' '.join(f'{name}={val}' for name, val in overrides.items()) or 'default modes'} "
+              f"({_clock(time.time() - began)} since the start)", flush=True)
         # In the user's folder, as `python -m pytest` would be: their `pkg.mod:callable`
         # targets import from it and the example database lives in it, as for `check`.
         codes[env_id] = subprocess.call(cmd, env=env)
+    print(f"[run] rendering the report ({_clock(time.time() - began)} since the start)", flush=True)
     report = out / "index.html"
     mine = {env_id: _this_run(results / env_id, began) for env_id in codes}
     try:
@@ -164,6 +164,21 @@ def main(args) -> int:
         print(f"[run] report not rendered: {e}")
         return 3
     return _final_summary(codes, mine)
+
+
+def _plan(args) -> list[tuple[str, dict, str | None]]:
+    """The variants this invocation runs, in order: (env id, overrides, impls option)."""
+    plan = []
+    for env_id, overrides, globs, needs in VARIANTS[:1] if args.no_variants else VARIANTS:
+        if needs and importlib.util.find_spec(needs) is None:
+            print(f"[run] {env_id}: skipped, {needs} not installed (its implementations are reported unavailable "
+                  f"in the main run)")
+            continue
+        impls = _csv(args.impls) if env_id == "main" else _intersect(args.impls, globs)
+        if impls is None and env_id != "main":
+            continue
+        plan.append((env_id, overrides, impls))
+    return plan
 
 
 def _this_run(env_dir: Path, began: float) -> Path | None:
