@@ -45,6 +45,23 @@ def _x(tf, c: Case):
     return tf.constant(c.logits)
 
 
+_XLA: dict = {}
+
+
+def _xla(name: str):
+    """tf.function(jit_compile=True) around tf.nn.<name>: XLA's own lowering of
+    the op (fused, not the eager kernel), traced and compiled per shape and dtype;
+    one function object per axis, so a repeated shape reuses its executable."""
+    def fn(tf, c: Case):
+        key = (name, c.norm_axis)
+        if key not in _XLA:
+            op, ax = getattr(tf.nn, name), c.norm_axis
+            _XLA[key] = tf.function(lambda x: op(x, axis=ax), jit_compile=True, reduce_retracing=False)
+        return _XLA[key](_x(tf, c))
+
+    return fn
+
+
 def _sparse_softmax(tf, c: Case):
     st = tf.sparse.SparseTensor(c.indices.astype(np.int64), c.logits[tuple(c.indices.T)], c.logits.shape)
     return tf.sparse.softmax(tf.sparse.reorder(st)).values  # reorder: a no-op on row-major input
@@ -92,6 +109,10 @@ def impls() -> list[Impl]:
              fn=_run(lambda tf, c: tf.nn.softmax(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
         Impl(f"tf.nn.log_softmax{m}", function="log_softmax",
              fn=_run(lambda tf, c: tf.nn.log_softmax(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
+        Impl(f"tf.function.jit_compile.nn.softmax{m}", function="softmax", fn=_run(_xla("softmax")),
+             notes="tf.function(jit_compile=True): XLA's compiled softmax", **base),
+        Impl(f"tf.function.jit_compile.nn.log_softmax{m}", function="log_softmax", fn=_run(_xla("log_softmax")),
+             notes="tf.function(jit_compile=True): XLA's compiled log_softmax", **base),
         Impl(f"tf.math.reduce_logsumexp{m}", function="logsumexp",
              fn=_run(lambda tf, c: tf.math.reduce_logsumexp(_x(tf, c), axis=c.norm_axis)), notes=note, **base),
         Impl(f"tf.math.sigmoid{m}", function="sigmoid", fn=_run(lambda tf, c: tf.math.sigmoid(_x(tf, c))),

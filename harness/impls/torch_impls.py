@@ -144,6 +144,13 @@ def _device_impls(dev: str) -> list[Impl]:
            _along(lambda torch, F, t, d: F.softmax(t, dim=d, dtype=torch.float32), dev),
            dtypes=HALF + ("float32",), upcasts={"float16": "float32", "bfloat16": "float32"},
            notes="F.softmax(x, dim, dtype=torch.float32): half input cast up and computed in float32"),
+        mk("torch.special.softmax", "softmax", _along(lambda torch, F, t, d: torch.special.softmax(t, dim=d), dev)),
+        # softmin(x) = softmax(-x), and negating a float is exact: softmin of -x must be softmax(x)'s value
+        mk("torch.nn.functional.softmin[x=-logits]", "softmax",
+           _along(lambda torch, F, t, d: F.softmin(-t, dim=d), dev),
+           notes="F.softmin(-x, dim): softmax(x) exactly, the negation being exact; " + HALF_NOTE),
+        mk("torch.special.log_softmax", "log_softmax",
+           _along(lambda torch, F, t, d: torch.special.log_softmax(t, dim=d), dev)),
         mk("torch.nn.functional.log_softmax", "log_softmax",
            _along(lambda torch, F, t, d: F.log_softmax(t, dim=d), dev)),
         mk("torch.nn.LogSoftmax", "log_softmax", _along(lambda torch, F, t, d: torch.nn.LogSoftmax(dim=d)(t), dev)),
