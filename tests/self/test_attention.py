@@ -1,0 +1,52 @@
+"""Attention as masked softmax (harness/impls/attention.py): the exact
+construction Q = logits, K = V = I, scale 1 gives the softmax weights, a fully
+masked row follows the convention the implementation claims, and what the
+construction cannot carry is unsupported with its reason."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from harness.evaluate import accuracy, invoke
+from harness.impls.attention import MAX_N
+from harness.records import Case
+from harness.registry import all_impls
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+SDPA = [i for i in all_impls() if i.id.startswith("torch.nn.functional.scaled_dot_product_attention")
+        and i.device == "cpu"]
+
+
+def _case(logits, mask, axis=-1) -> Case:
+    return Case(np.asarray(logits), axis=axis, mask=np.asarray(mask, dtype=bool))
+
+
+@pytest.mark.parametrize("impl", SDPA, ids=lambda i: i.id)
+def test_weights_are_the_masked_softmax(impl):
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 4, (3, 5, 7)).astype(np.float32)
+    mask = rng.random(x.shape) < 0.7
+    mask[..., 0] = True  # no fully masked slice here
+    c = _case(x, mask, axis=1)  # a middle axis: the adapter moves it last and back
+    f = accuracy(impl, c, invoke(impl, c).output)
+    assert f.verdict in ("exact", "good"), f.message
+
+
+@pytest.mark.parametrize("impl", SDPA, ids=lambda i: i.id)
+def test_fully_masked_row_gives_zeros(impl):
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]], np.float32)
+    mask = np.array([[True, True, False], [False, False, False]])
+    out = invoke(impl, _case(x, mask)).output
+    assert impl.profile == "masked"
+    assert (out[1] == 0).all() and out[0, 2] == 0 and abs(out[0].sum() - 1) < 1e-6
+
+
+def test_unsupported_cases_say_why():
+    impl = SDPA[0]
+    assert "inf" in impl.supports(_case([0.0, np.inf], [True, True]))
+    assert "n²" in impl.supports(_case(np.zeros(MAX_N + 1, np.float32), np.ones(MAX_N + 1)))
+    assert impl.supports(Case(np.zeros(3, np.float32), axis=-1)) == "needs a mask"
+    assert impl.supports(_case(np.zeros(MAX_N, np.float32), np.ones(MAX_N))) is None
