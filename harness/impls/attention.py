@@ -11,10 +11,14 @@ axis longer than MAX_N would need an n x n identity.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
+from ..modes import x64_mode
 from ..records import Case, Impl
 from . import moved, unmove
+from .jax_impls import _gpu_probe
 from .torch_impls import _cuda_probe, _in, _out
 
 MAX_N = 2048  # K = V = I_n: n² elements (16 MiB in float32 at 2048)
@@ -50,8 +54,42 @@ def _sdpa(backend: str, dev: str):
     return call
 
 
+@cache
+def _jax_attention():
+    import jax
+
+    # under jax.jit, as model code runs it: one compile per shape
+    return jax.jit(lambda q, k, m: jax.nn.dot_product_attention(q, k, k, mask=m, scale=1.0))
+
+
+def _jax(dev: str):
+    """jax.nn.dot_product_attention, (batch, length, heads, head dim) = (1, L, 1, n)."""
+    def call(c: Case) -> np.ndarray:
+        import jax
+        import jax.numpy as jnp
+
+        d = jax.devices(dev)[0]
+        x = moved(c)
+        n = x.shape[-1] if x.ndim else 1
+        q = jax.device_put(np.ascontiguousarray(x.reshape(1, -1, 1, n)), d)
+        eye = jax.device_put(jnp.eye(n, dtype=q.dtype)[None, :, None, :], d)
+        keep = jax.device_put(np.moveaxis(c.mask, c.norm_axis, -1).reshape(1, 1, -1, n), d)
+        y = _jax_attention()(q, eye, keep)
+        return unmove(np.asarray(y).reshape(x.shape), c)
+
+    return call
+
+
 def impls() -> list[Impl]:
     out = []
+    mode = x64_mode()
+    for dev, suffix in (("cpu", ""), ("gpu", ",cuda")):
+        out.append(Impl(
+            f"jax.nn.dot_product_attention[x64={mode}{suffix}]", "jax", "masked_softmax", _jax(dev),
+            device="cpu" if dev == "cpu" else "cuda", requires=("jax",),
+            probe=None if dev == "cpu" else _gpu_probe, supports=_supports, profile="masked",
+            notes="Q = logits, K = V = I, scale 1, boolean mask, under jax.jit" +
+                  ("" if mode == "on" else "; float64 becomes float32 (x64 off)")))
     for dev in ("cpu", "cuda"):
         backends = (("math", "MATH"), ("flash", "FLASH_ATTENTION")) + (
             (("efficient", "EFFICIENT_ATTENTION"),) if dev == "cuda" else ())
