@@ -35,6 +35,24 @@ def _supports(c: Case) -> str | None:
     return None
 
 
+def _rows(c: Case) -> tuple[np.ndarray, np.ndarray]:
+    """The logits and the mask as (rows, n), the case's axis last; a 0-d case is one row of one."""
+    if c.logits.ndim == 0:
+        return np.array(c.logits.reshape(1, 1)), np.array(c.mask).reshape(1, 1)
+    x, keep = moved(c), np.moveaxis(c.mask, c.norm_axis, -1)
+    rows = int(np.prod(x.shape[:-1]))  # not -1: an empty axis (n = 0) leaves -1 undetermined
+    # a fresh C-order copy: canonical strides even on length-1 axes (torch's CPU flash kernel rejects
+    # a last axis of length 1 whose stride is not 1, though torch calls such a tensor contiguous)
+    return np.array(x.reshape(rows, x.shape[-1]), order="C"), np.array(keep.reshape(rows, x.shape[-1]), order="C")
+
+
+def _back(y: np.ndarray, c: Case) -> np.ndarray:
+    """(rows, n) back to the case's shape and axis."""
+    if c.logits.ndim == 0:
+        return y.reshape(())
+    return unmove(y.reshape(moved(c).shape), c)
+
+
 def _sdpa(backend: str, dev: str):
     """torch's SDPA under one CPU/GPU backend (sdpa_kernel), mask True = attend."""
     def call(c: Case) -> np.ndarray:
@@ -42,14 +60,13 @@ def _sdpa(backend: str, dev: str):
         import torch.nn.functional as F
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        x = moved(c)
-        n = x.shape[-1] if x.ndim else 1
-        q = _in(np.ascontiguousarray(x.reshape(1, 1, -1, n)), dev)
-        eye = torch.eye(n, device=dev).to(q.dtype)[None, None]
-        keep = torch.tensor(np.moveaxis(c.mask, c.norm_axis, -1).reshape(1, 1, -1, n), device=dev)
+        x, mask = _rows(c)
+        q = _in(x, dev)[None, None]
+        eye = torch.eye(x.shape[1], device=dev).to(q.dtype)[None, None]
+        keep = torch.tensor(mask, device=dev)[None, None]
         with sdpa_kernel([getattr(SDPBackend, backend)]):
             y = F.scaled_dot_product_attention(q, eye, eye, attn_mask=keep, scale=1.0)
-        return unmove(_out(y).reshape(x.shape), c)
+        return _back(_out(y[0, 0]), c)
 
     return call
 
@@ -69,13 +86,12 @@ def _jax(dev: str):
         import jax.numpy as jnp
 
         d = jax.devices(dev)[0]
-        x = moved(c)
-        n = x.shape[-1] if x.ndim else 1
-        q = jax.device_put(np.ascontiguousarray(x.reshape(1, -1, 1, n)), d)
-        eye = jax.device_put(jnp.eye(n, dtype=q.dtype)[None, :, None, :], d)
-        keep = jax.device_put(np.moveaxis(c.mask, c.norm_axis, -1).reshape(1, 1, -1, n), d)
+        x, mask = _rows(c)
+        q = jax.device_put(x[None, :, None, :], d)
+        eye = jax.device_put(jnp.eye(x.shape[1], dtype=q.dtype)[None, :, None, :], d)
+        keep = jax.device_put(mask[None, None], d)
         y = _jax_attention()(q, eye, keep)
-        return unmove(np.asarray(y).reshape(x.shape), c)
+        return _back(np.asarray(y)[0, :, 0, :], c)
 
     return call
 

@@ -50,3 +50,26 @@ def test_unsupported_cases_say_why():
     assert "n²" in impl.supports(_case(np.zeros(MAX_N + 1, np.float32), np.ones(MAX_N + 1)))
     assert impl.supports(Case(np.zeros(3, np.float32), axis=-1)) == "needs a mask"
     assert impl.supports(_case(np.zeros(MAX_N, np.float32), np.ones(MAX_N))) is None
+
+
+ALL = SDPA + [i for i in all_impls() if i.id.startswith("jax.nn.dot_product_attention") and i.device == "cpu"
+              and i.availability()[0]]
+
+
+@pytest.mark.parametrize("impl", ALL, ids=lambda i: i.id)
+@pytest.mark.parametrize("shape", [(0,), (2, 0), ()])
+def test_empty_axis_and_scalar_reach_the_kernel(impl, shape):
+    """The adapter's own reshapes must not raise for the framework (reshape(-1, 0) would)."""
+    c = _case(np.zeros(shape, np.float32), np.ones(shape, bool))
+    oc = invoke(impl, c)
+    assert oc.error is None and oc.output.shape == shape
+
+
+@pytest.mark.parametrize("impl", SDPA, ids=lambda i: i.id)
+def test_length_one_axis_on_a_middle_axis(impl):
+    """(1, 2) softmaxed over axis 0: rows of length 1.  numpy gives the moved
+    length-1 axis a stride of 2 elements; handed on as is, torch's flash kernel
+    refused it ("No available kernel").  The adapter passes canonical strides."""
+    c = _case(np.zeros((1, 2), np.float16), np.ones((1, 2), bool), axis=0)
+    oc = invoke(impl, c)
+    assert oc.error is None and (oc.output == 1).all()
