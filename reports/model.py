@@ -85,6 +85,7 @@ class MatrixCell:
     n_failing: int = 0
     n_known: int = 0
     link: str | None = None  # anchor of the cell's first failure
+    shade: str | None = None  # the verdict whose colour the cell takes: a known cell keeps its severity's
 
 
 @dataclass
@@ -291,6 +292,8 @@ class Failure:
     detail_error: str | None
     also: list[str] = field(default_factory=list)  # other dtypes with the same failure
     cause: str | None = None  # the likely cause, where a signature is recognised
+    count: int = 1  # results with this root cause
+    properties: list[str] = field(default_factory=list)  # the properties they failed
 
 
 @dataclass
@@ -330,4 +333,5 @@ class Report:
     failures: Failures
     plots: list[Plot]
     summary_line: str = ""
+    triage: object = None  # reports.sections.triage.Triage: the first screen
     sweeps: list = field(default_factory=list)  # reports.sweeps.SweepView: the newest exhaustive sweeps found

@@ -34,10 +34,13 @@ from .sections.matrix import matrix_section
 from .sections.plots import plots_section
 from .sections.special import special_section
 from .sections.summary import summary_line, summary_section
+from .sections.triage import triage_section
 from .sweeps import find, read, sweep_section
 
 
-def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> Report:
+def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES, baseline: str | Path | None = None) -> Report:
+    """``baseline``: the known-findings file whose entries that no longer fail
+    are listed as fixed (None: none is listed)."""
     g = gather(sets)
     # the matrix links each cell to its first failure, so failures come first
     failures, links = failures_section(g.results, g.rows, max_failures)
@@ -52,6 +55,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> Report:
         disagreements=disagreements_section(g.rows),
         failures=failures,
         plots=plots_section(g.rows),
+        triage=triage_section(sets, g.results, failures, baseline),
     )
     report.summary_line = summary_line(report)
     return report
@@ -94,17 +98,18 @@ def render_model(report: Report) -> str:
     return _jinja_env().get_template("report.html.j2").render(**parts, data=data_island(report))
 
 
-def render(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
+def render(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES, all_runs: bool = False,
+           baseline: str | Path | None = None) -> Path:
     """Render results folders ``dirs`` into one HTML file ``out_path`` (the
     newest complete run of each environment, or every run with ``all_runs``)."""
-    out, _ = render_with_model(dirs, out_path, max_failures, all_runs)
+    out, _ = render_with_model(dirs, out_path, max_failures, all_runs, baseline)
     return out
 
 
 def render_with_model(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES,
-                      all_runs: bool = False) -> tuple[Path, Report]:
+                      all_runs: bool = False, baseline: str | Path | None = None) -> tuple[Path, Report]:
     sets = load(dirs, all_runs)
-    model = build(sets, max_failures)
+    model = build(sets, max_failures, baseline)
     # `softmax-harness sweep` writes into <results folder>/sweeps/: the newest of each shown too
     model.sweeps = sweep_section([read(p) for p in find(dirs)])
     html = render_model(model)
