@@ -129,7 +129,7 @@
     ctl.sort.addEventListener("change", sortMatrix);
     $("f-fsort").addEventListener("change", function () {
       var key = this.value;
-      ["failure-list", "known-list"].forEach(function (id) {
+      ["failure-list", "more-new-list", "known-list"].forEach(function (id) {
         var box = $(id), arts = box ? all("article.failure", box) : [];
         arts.sort(function (a, b) {
           if (key === "rank") return a.dataset.i - b.dataset.i;

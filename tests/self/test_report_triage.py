@@ -1,0 +1,140 @@
+"""The report's first screen ("At a glance"), known findings' colours, the
+page budget and where a jump lands, in headless Chromium where installed.
+
+Fixtures: tests/self/report_fixture.py (``build``: new, known and passing
+results; ``many``: 10,000 synthetic results)."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import report_fixture as fx
+
+from reports.common import effective, failing
+from reports.load import load
+from reports.render import render
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREEN = (1400, 900)
+BUDGET_PX = 15 * SCREEN[1]  # "under about 15 screens before any click"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def fixture_dirs(tmp_path_factory):
+    return fx.build(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def html(fixture_dirs, tmp_path_factory):
+    return render(fixture_dirs["dirs"], tmp_path_factory.mktemp("report") / "index.html").read_text("utf-8")
+
+
+def _section(html: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', html, re.S)
+    assert m, sid
+    return m.group(1)
+
+
+def test_every_new_failure_is_on_the_first_screen(fixture_dirs, html):
+    first = _section(html, "triage")
+    rows = [(htmllib.unescape(i), d.split()) for i, d in
+            re.findall(r'<tr class="tnew" data-impl="([^"]*)" data-dtypes="([^"]*)"', first)]
+    new = [r for rs in load(fixture_dirs["dirs"]) for r in rs.results if failing(effective(r))]
+    assert new, "the fixture has new failures"
+    for r in new:
+        assert any(i == r.impl and r.dtype in ds for i, ds in rows), (r.impl, r.dtype, rows)
+    # counts as links, and both ways of counting
+    n_new = len(new)
+    assert re.search(rf'href="#new-failures" id="count-new"><b>{n_new}</b> new', first)
+    assert 'id="count-known"><b>1</b> known' in first and 'id="count-fixed"><b>0</b> fixed' in first
+    assert re.search(rf"\d+ failing test\(s\) = {n_new} failing result\(s\)", first)
+    assert 'id="env-line"' in first and "fx-main: cpu" in first
+    # the known finding is not listed as new
+    assert not any(i == "fx.log_softmax" for i, _ in rows)
+
+
+@pytest.mark.filterwarnings("ignore")  # the fixture's implementations are not registered ones
+def test_fixed_baseline_entries_are_listed(fixture_dirs, tmp_path):
+    base = tmp_path / "baseline.toml"
+    base.write_text('[[known]]\nimpl = "fx.softmax[cpu]"\nproperty = "contract"\ndtype = "float64"\n'
+                    'regime = "ordinary"\nverdict = "wrong-shape"\nreason = "was fixed upstream"\n\n'
+                    '[[known]]\nimpl = "fx.softmax[cpu]"\nproperty = "accuracy"\ndtype = "float16"\n'
+                    'regime = "tiny-spread"\nverdict = "out-of-bound"\nreason = "still fails"\n')
+    first = _section(render(fixture_dirs["dirs"], tmp_path / "r.html", baseline=base).read_text("utf-8"), "triage")
+    assert 'id="count-fixed"><b>1</b> fixed' in first
+    fixed = first[first.index('id="fixed"'):]
+    assert "contract" in fixed and "float64" in fixed and "tiny-spread" not in fixed
+
+
+def test_known_cell_keeps_its_severity_colour(html):
+    row = re.search(r'data-name="fx.log_softmax".*?</tr>', html, re.S).group(0)
+    cell = re.search(r'<td class="cell fcol ([^"]*)" data-dtype="float64" data-v="known" title="([^"]*)"', row)
+    assert cell, row
+    assert cell.group(1).split() == ["v-wrong-special", "kn"]  # severity colour plus the dashed mark
+    assert "scipy returns -inf for +inf input (issue 123)" in htmllib.unescape(cell.group(2))
+    assert ">known</b>" in row
+
+
+# ---------------------------------------------------------------- in a browser
+
+PROBE = """<script>window.addEventListener('load', function () {
+  var t = performance.getEntriesByType('navigation')[0];
+  setTimeout(function () {
+    var o = {height: document.documentElement.scrollHeight, load_ms: t ? t.loadEventEnd - t.startTime : -1};
+    var a = document.querySelector(%s);
+    if (a) {
+      a.click();
+      var el = document.getElementById(a.getAttribute('href').slice(1));
+      var title = el.querySelector('summary') || el;
+      o.target = el.id;
+      o.title_top = title.getBoundingClientRect().top;
+      o.bar_bottom = document.getElementById('controls').getBoundingClientRect().bottom;
+      o.open = !!(el.querySelector('details') || {}).open;
+    }
+    var d = document.createElement('pre'); d.id = 'probe'; d.textContent = JSON.stringify(o);
+    document.body.appendChild(d);
+  }, 300);
+});</script>"""
+
+
+def _probe(page: Path, tmp_path: Path, click: str = "null") -> dict:
+    """Open ``page`` at 1400x900 with a script that clicks ``click`` (a CSS
+    selector, JSON-quoted) and records the page height, the load time and
+    where the clicked link's target landed."""
+    probed = tmp_path / f"probed-{time.monotonic_ns()}.html"
+    probed.write_text(page.read_text("utf-8").replace("</body>", PROBE % click + "</body>"), "utf-8")
+    p = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / f'prof-{time.monotonic_ns()}'}",
+                        f"--window-size={SCREEN[0]},{SCREEN[1]}", "--virtual-time-budget=5000", "--dump-dom",
+                        probed.as_uri()], capture_output=True, text=True, timeout=120)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout)
+    assert m, p.stderr[-2000:]
+    return json.loads(htmllib.unescape(m.group(1)))
+
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed "
+                                                             "(Debian: apt-get install -y chromium)")
+
+
+@needs_chromium
+def test_matrix_click_lands_below_the_sticky_bar(fixture_dirs, tmp_path):
+    page = render(fixture_dirs["dirs"], tmp_path / "index.html")
+    o = _probe(page, tmp_path, json.dumps('td.cell a[href^="#fail-"]'))
+    assert o["target"].startswith("fail-") and o["open"], o
+    assert o["title_top"] >= o["bar_bottom"] > 0, o  # the card's title is not under the filter bar
+
+
+@needs_chromium
+def test_page_budget_for_a_large_result_set(tmp_path):
+    page = render([fx.many(tmp_path, 10_000)], tmp_path / "big.html")
+    o = _probe(page, tmp_path)
+    assert o["height"] <= BUDGET_PX, o
+    assert 0 <= o["load_ms"] < 2000, o
