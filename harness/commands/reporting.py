@@ -28,6 +28,8 @@ import json
 import re
 from pathlib import Path
 
+from reports.common import MAX_FAILURES
+
 from . import argtypes
 
 DEFAULT_OUT = "reports/out/index.html"
@@ -38,8 +40,8 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="render results folders into one self-contained HTML report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="results folder(s), or folders of them")
     p.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
-    p.add_argument("--max-failures", type=argtypes.non_negative_int, default=200,
-                   help="failure cards shown in full (default 200); past it known findings are counted, "
+    p.add_argument("--max-failures", type=argtypes.non_negative_int, default=MAX_FAILURES,
+                   help=f"failure cards shown in full (default {MAX_FAILURES}); past it known findings are counted, "
                         "new failures are always shown")
     p.add_argument("--xfails-file", default=None, metavar="TOML",
                    help="baseline whose entries that no longer fail are listed as fixed "

@@ -174,7 +174,8 @@
         document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
       if (!el) return;
       for (var p = el; p; p = p.parentElement) if (p.tagName === "DETAILS") p.open = true;
-      var d = el.querySelector(":scope > details");
+      if (el.tagName === "DETAILS") el.open = true;
+      var d = el.tagName === "ARTICLE" ? el.querySelector(":scope > details") : null;  // a failure card
       if (d) d.open = true;
       el.scrollIntoView();
     }
