@@ -219,7 +219,8 @@ class FunctionAgreement:
     function: str
     dtype: str
     n_cases: int
-    groups: list[list[str]]  # implementations that agreed bitwise on every shared case
+    groups: list[list[str]]  # implementations that agreed bitwise on every shared case, largest first
+    group_ulp: list[tuple[str, str]]  # per group: (max, median) ulp to the oracle, as text
     pairs: list[PairDiff]  # pairs that differ somewhere, most often first
     n_pairs_differ: int
     n_pairs: int
@@ -266,6 +267,7 @@ class Disagreements:
     examples: list[SplitCase]  # the first MAX_DISAGREEMENT_CASES
     n_examples: int
     devices: list[DeviceComparison]
+    n_gpu_unavailable: int = 0  # GPU implementations that did not run here (no GPU)
 
 
 # ---------------------------------------------------------------- failures

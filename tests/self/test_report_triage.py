@@ -138,3 +138,21 @@ def test_page_budget_for_a_large_result_set(tmp_path):
     o = _probe(page, tmp_path)
     assert o["height"] <= BUDGET_PX, o
     assert 0 <= o["load_ms"] < 2000, o
+
+
+def test_disagreement_groups_carry_their_ulp_to_the_oracle(fixture_dirs):
+    from reports.gather import gather
+    from reports.sections.disagreements import disagreements_section, group_ulp
+
+    rows = gather(load(fixture_dirs["dirs"])).rows
+    cpu = next(w for w in rows if w.impl == "fx.softmax[cpu]")
+    mx, med = group_ulp([cpu.key], "float32", {w.key: w for w in rows})
+    pts = sorted(p[1] for p in next(p for p in cpu.results if p.result.property == "accuracy"
+                                    and p.result.dtype == "float32").result.stats["points"])
+    assert mx == 3.2 and med == pytest.approx(pts[len(pts) // 2] if len(pts) % 2 else
+                                              (pts[len(pts) // 2 - 1] + pts[len(pts) // 2]) / 2)
+    assert group_ulp([cpu.key], "float64", {w.key: w for w in rows}) == (None, None)  # no accuracy in float64
+    d = disagreements_section(rows)
+    assert all(len(g.group_ulp) == len(g.groups) for g in d.by_function)
+    # a GPU implementation that did not run here is counted, never listed as a CPU/GPU pair
+    assert d.n_gpu_unavailable == 1 and all(fx.UNAVAILABLE not in (c.gpu, c.cpu) for c in d.devices)
