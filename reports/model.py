@@ -160,6 +160,7 @@ class AccuracyRow:
 class Accuracy:
     rows: list[AccuracyRow]
     dtypes: list[str]
+    unavailable: list[str] = field(default_factory=list)  # rows left out: they never ran here
 
 
 # ---------------------------------------------------------------- special values

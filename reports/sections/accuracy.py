@@ -38,7 +38,12 @@ def _cell(results: list[Placed]) -> AccuracyCell:
 def accuracy_section(rows: list[ImplRow]) -> Accuracy:
     out_rows = []
     dtypes_seen = set()
+    unavailable = []
     for row in rows:
+        # a row that never ran (every result "unavailable") is listed once, not a table row of dashes
+        if not row.available:
+            unavailable.append(row.label)
+            continue
         acc = [p for p in row.results if p.result.property == "accuracy"]
         if not acc:
             continue
@@ -50,4 +55,4 @@ def accuracy_section(rows: list[ImplRow]) -> Accuracy:
                 cells[dt] = _cell(rs_)
         out_rows.append(AccuracyRow(key=row.key, label=row.label, family=row.family, function=row.function,
                                     cells=cells, notes=row.info.get("notes", "") if row.info else ""))
-    return Accuracy(out_rows, [d for d in DTYPES if d in dtypes_seen])
+    return Accuracy(out_rows, [d for d in DTYPES if d in dtypes_seen], unavailable)

@@ -156,3 +156,12 @@ def test_disagreement_groups_carry_their_ulp_to_the_oracle(fixture_dirs):
     assert all(len(g.group_ulp) == len(g.groups) for g in d.by_function)
     # a GPU implementation that did not run here is counted, never listed as a CPU/GPU pair
     assert d.n_gpu_unavailable == 1 and all(fx.UNAVAILABLE not in (c.gpu, c.cpu) for c in d.devices)
+
+
+def test_accuracy_leaves_out_unavailable_rows_and_quiet_passing_cells(html):
+    acc = _section(html, "accuracy")
+    table = acc[acc.index('id="accuracy-table"'):acc.index("</table>")]
+    assert htmllib.escape(fx.UNAVAILABLE) not in table
+    assert htmllib.escape(fx.UNAVAILABLE) in acc[acc.index('id="accuracy-unavailable"'):]
+    row = re.search(r'data-text="fx.log_softmax".*?</tr>', table, re.S).group(0)
+    assert "bounded" in row and "input not stored" not in row  # a passing cell without a stored input
