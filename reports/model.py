@@ -186,6 +186,8 @@ class SpecialCell:
     profiles: dict[str, str | None]  # convention -> verdict under it
     convention: str  # the convention followed (per dtype where they differ)
     message: str
+    short: str = ""  # the convention(s) followed in a few letters, what the compact cell shows
+    shade: str = ""  # the verdict whose colour the cell takes (a known one keeps its severity's)
 
 
 @dataclass

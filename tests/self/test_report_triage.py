@@ -165,3 +165,17 @@ def test_accuracy_leaves_out_unavailable_rows_and_quiet_passing_cells(html):
     assert htmllib.escape(fx.UNAVAILABLE) in acc[acc.index('id="accuracy-unavailable"'):]
     row = re.search(r'data-text="fx.log_softmax".*?</tr>', table, re.S).group(0)
     assert "bounded" in row and "input not stored" not in row  # a passing cell without a stored input
+
+
+def test_special_values_mark_only_the_run_verdict(html):
+    sv = _section(html, "special")
+    assert htmllib.escape(fx.UNAVAILABLE) not in sv  # no column (or "-" row) for what did not run
+    cells = re.findall(r'<td class="fimp svc ([^"]*)" data-family="[^"]*" data-text="([^"]*)" '
+                       r'data-verdicts="([^"]*)" title="[^"]*?· ([^&]*)&#10;', sv)
+    by = {(htmllib.unescape(t), cls.strip()): (c, v) for c, t, v, cls in cells}
+    # limit's wrong-special on an implementation that claims ieee is not a failure marking
+    assert by[("fx.softmax[cpu]", "+inf")] == ("v-exact", "exact")
+    assert by[(fx.EVIL.lower(), "nan")] == ("v-wrong-special", "wrong-special")
+    assert "wrong-special" in re.search(r'v-wrong-special"[^>]*>([^<]*)</td>', sv).group(0)
+    assert "✗" in re.search(r'v-wrong-special"[^>]*>([^<]*)</td>', sv).group(1)
+    assert "✗" not in re.search(r'v-exact"[^>]*>([^<]*)</td>', sv).group(1)
