@@ -179,3 +179,17 @@ def test_special_values_mark_only_the_run_verdict(html):
     assert "wrong-special" in re.search(r'v-wrong-special"[^>]*>([^<]*)</td>', sv).group(0)
     assert "✗" in re.search(r'v-wrong-special"[^>]*>([^<]*)</td>', sv).group(1)
     assert "✗" not in re.search(r'v-exact"[^>]*>([^<]*)</td>', sv).group(1)
+
+
+def test_plot_axes_follow_the_data_and_the_legend_stays_out_of_it():
+    from reports.plot_layout import scatter
+
+    pts = [[0.5, 0.4, 1e30], [3.0, 2.0, 1e30], [40.0, 60.0, 8.0]]  # a budget far above the errors
+    p = scatter({"float32": pts, "float16": [[1.0, 0.3, 4.0]]})
+    labels = [g.label for g in p.y_grid]
+    assert labels[-1] == "100" and not any("e30" in x for x in labels), labels  # decades of the errors only
+    top, bottom = p.frame.top, p.frame.top + p.frame.plot_height
+    assert all(top <= st.y <= bottom for s in p.series for st in s.budget)  # a huge budget runs on the top edge
+    over = [d for s in p.series for d in s.dots if d.over]
+    assert over and all(top <= d.cy <= bottom for d in over)
+    assert p.legend and top - 7 + 3 < top  # legend dots (r=3, at top - 7 in svg.html.j2) end above the plot area
