@@ -168,8 +168,11 @@ def scatter(series: dict[str, list], title: str = "", width: int = 350, height: 
     ys = [_ymap(p[1]) for v in data.values() for p in v]
     x_hi = float(min(max(1, math.ceil(max(xs))), X_DECADES))  # beyond 1e5, exp underflows: clamp to the edge
     # the errors' own range (a huge budget would squash them): whole decades around them
+    # and a few far outliers (ulp errors near 0 can reach 1e271) sit on the top edge, labelled "≥"
     y_lo = float(math.floor(min(ys)))
-    y_hi = float(max(y_lo + 1, math.ceil(max(ys))))
+    q = sorted(ys)[int(0.98 * (len(ys) - 1))]
+    y_hi = float(max(y_lo + 1, min(math.ceil(max(ys)), math.ceil(q) + 2)))
+    clipped = max(ys) > y_hi
 
     def sx(x: float) -> float:
         return ml + pw * min(_xmap(x), x_hi) / x_hi
@@ -179,8 +182,8 @@ def scatter(series: dict[str, list], title: str = "", width: int = 350, height: 
 
     ystep = max(1, math.ceil((y_hi - y_lo) / 8))
     for dec in _decades(y_lo, y_hi)[::ystep]:  # decades; `e` below is an error in ulps
-        plot.y_grid.append(GridLine(mt + ph * (1 - (dec - y_lo) / (y_hi - y_lo)),
-                                    _tick_label(dec, dec == _ymap(Y_FLOOR))))
+        label = ("≥" if clipped and dec == y_hi else "") + _tick_label(dec, dec == _ymap(Y_FLOOR))
+        plot.y_grid.append(GridLine(mt + ph * (1 - (dec - y_lo) / (y_hi - y_lo)), label))
     for dec in range(0, int(x_hi) + 1, max(1, math.ceil(x_hi / 8))):
         label = "0" if dec == 0 else ("≥" if dec == X_DECADES and max(xs) > X_DECADES else "") + _tick_label(dec)
         plot.x_grid.append(GridLine(ml + pw * dec / x_hi, label))

@@ -193,3 +193,13 @@ def test_plot_axes_follow_the_data_and_the_legend_stays_out_of_it():
     over = [d for s in p.series for d in s.dots if d.over]
     assert over and all(top <= d.cy <= bottom for d in over)
     assert p.legend and top - 7 + 3 < top  # legend dots (r=3, at top - 7 in svg.html.j2) end above the plot area
+
+
+def test_plot_far_outliers_sit_on_a_labelled_top_edge():
+    from reports.plot_layout import scatter
+
+    pts = [[float(i), 1.0 + i % 7, 8.0] for i in range(200)] + [[5.0, 1e271, 8.0]]
+    p = scatter({"float64": pts})
+    assert p.y_grid[-1].label.startswith("≥") and "e271" not in p.y_grid[-1].label
+    top = [d for s in p.series for d in s.dots if d.over and d.cy == round(p.frame.top)]
+    assert top  # the outlier is drawn, over budget, on the top edge
