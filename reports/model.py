@@ -61,6 +61,7 @@ class Summary:
     offenders: list[MatrixRow]  # worst failing rows first
     unavailable: list[MatrixRow]
     not_run: list[str]  # available implementations no environment selected
+    offender_envs: dict[str, list[str]] = field(default_factory=dict)  # impl -> its other failing envs
 
     @property
     def env_ids(self) -> list[str]:

@@ -210,3 +210,22 @@ def test_plot_far_outliers_sit_on_a_labelled_top_edge():
     assert p.y_grid[-1].label.startswith("≥") and "e271" not in p.y_grid[-1].label
     top = [d for s in p.series for d in s.dots if d.over and d.cy == round(p.frame.top)]
     assert top  # the outlier is drawn, over budget, on the top edge
+
+
+def test_an_implementation_is_one_worst_offender_across_envs(tmp_path):
+    from reports.gather import gather
+    from reports.render import build
+
+    d = fx.build(tmp_path)
+    a = d["dirs"][0]
+    twin = tmp_path / "fx-twin"
+    shutil.copytree(a, twin)
+    env = json.loads((twin / "env.json").read_text())
+    env["env_id"] = "fx-twin"
+    (twin / "env.json").write_text(json.dumps(env))
+    sets = load([a, twin])
+    assert any(w.env_id for w in gather(sets).rows)  # the same implementations in two envs: two rows each
+    s = build(load([a, twin])).summary
+    impls = [m.impl for m in s.offenders]
+    assert len(impls) == len(set(impls)) and "fx.softmax[cpu]" in impls
+    assert len(s.offender_envs["fx.softmax[cpu]"]) == 1
