@@ -8,9 +8,13 @@ summary the CLI prints.  Each section is built by its own module under
 Everything is aggregated here, so the page stays small for 100k results:
 the conformance matrix holds one cell per implementation x dtype, the
 special-value matrix one per input class x implementation, plots keep at most
-``MAX_PLOT_POINTS`` samples per implementation, and only the first
-``max_failures`` failures carry full detail (input, expected, actual,
-reproducer, Hypothesis blob).
+``MAX_PLOT_POINTS`` samples per implementation, and failures are one card
+per root cause (new ones always; known ones up to ``max_failures`` cards).
+
+The page opens on "At a glance" (reports/sections/triage.py): new, known and
+fixed counts, every new failure, the environment in one line; every other
+section's detail sits behind a <details> click, so a full ci run's page
+stays within about 15 screens before any click.
 """
 
 from __future__ import annotations
