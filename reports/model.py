@@ -145,6 +145,7 @@ class AccuracyCell:
     regime: str
     examples: int | None
     message: str
+    shade: str = ""  # the verdict whose colour the badge takes (a known one keeps its severity's)
 
 
 @dataclass

@@ -5,7 +5,7 @@ search are lower bounds of the true max."""
 from __future__ import annotations
 
 from harness.dtypes import DTYPES
-from harness.verdicts import rank
+from harness.verdicts import rank, worst
 
 from ..arrays import input_summary
 from ..common import cell_verdict, fmt_ulp, num
@@ -27,7 +27,10 @@ def _cell(results: list[Placed]) -> AccuracyCell:
     assert best is not None, "a cell has results"
     r, val = best[1].result, best[2]
     v = cell_verdict(p.effective for p in results)
+    # a known finding shows the severity it has, with a "known" mark (as in the matrix)
+    shade = worst(p.result.verdict for p in results if p.effective == "known") if v == "known" else v
     return AccuracyCell(
+        shade=shade,
         value=fmt_ulp(val) if val is not None else v, raw=val, lower_bound=not r.stats.get("exhaustive"),
         verdict=v, budget=fmt_ulp(num(r.budget_ulp)),
         input=input_summary(r.case, r.worst_index), regime=r.regime,

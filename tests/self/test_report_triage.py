@@ -229,3 +229,11 @@ def test_an_implementation_is_one_worst_offender_across_envs(tmp_path):
     impls = [m.impl for m in s.offenders]
     assert len(impls) == len(set(impls)) and "fx.softmax[cpu]" in impls
     assert len(s.offender_envs["fx.softmax[cpu]"]) == 1
+
+
+def test_known_accuracy_cell_keeps_its_severity(html):
+    acc = _section(html, "accuracy")
+    row = re.search(r'data-text="fx.log_softmax".*?</tr>', acc, re.S).group(0)
+    cell = re.search(r'data-dtype="float64".*?</td>', row, re.S).group(0)
+    assert 'class="badge v-wrong-special"' in cell and 'class="knm">known' in cell
+    assert 'class="badge v-known"' not in cell
