@@ -61,6 +61,7 @@ class Summary:
     offenders: list[MatrixRow]  # worst failing rows first
     unavailable: list[MatrixRow]
     not_run: list[str]  # available implementations no environment selected
+    offender_envs: dict[str, list[str]] = field(default_factory=dict)  # impl -> its other failing envs
 
     @property
     def env_ids(self) -> list[str]:
@@ -85,6 +86,7 @@ class MatrixCell:
     n_failing: int = 0
     n_known: int = 0
     link: str | None = None  # anchor of the cell's first failure
+    shade: str | None = None  # the verdict whose colour the cell takes: a known cell keeps its severity's
 
 
 @dataclass
@@ -143,6 +145,7 @@ class AccuracyCell:
     regime: str
     examples: int | None
     message: str
+    shade: str = ""  # the verdict whose colour the badge takes (a known one keeps its severity's)
 
 
 @dataclass
@@ -159,6 +162,7 @@ class AccuracyRow:
 class Accuracy:
     rows: list[AccuracyRow]
     dtypes: list[str]
+    unavailable: list[str] = field(default_factory=list)  # rows left out: they never ran here
 
 
 # ---------------------------------------------------------------- special values
@@ -184,6 +188,8 @@ class SpecialCell:
     profiles: dict[str, str | None]  # convention -> verdict under it
     convention: str  # the convention followed (per dtype where they differ)
     message: str
+    short: str = ""  # the convention(s) followed in a few letters, what the compact cell shows
+    shade: str = ""  # the verdict whose colour the cell takes (a known one keeps its severity's)
 
 
 @dataclass
@@ -218,7 +224,8 @@ class FunctionAgreement:
     function: str
     dtype: str
     n_cases: int
-    groups: list[list[str]]  # implementations that agreed bitwise on every shared case
+    groups: list[list[str]]  # implementations that agreed bitwise on every shared case, largest first
+    group_ulp: list[tuple[str, str]]  # per group: (max, median) ulp to the oracle, as text
     pairs: list[PairDiff]  # pairs that differ somewhere, most often first
     n_pairs_differ: int
     n_pairs: int
@@ -265,6 +272,7 @@ class Disagreements:
     examples: list[SplitCase]  # the first MAX_DISAGREEMENT_CASES
     n_examples: int
     devices: list[DeviceComparison]
+    n_gpu_unavailable: int = 0  # GPU implementations that did not run here (no GPU)
 
 
 # ---------------------------------------------------------------- failures
@@ -291,6 +299,8 @@ class Failure:
     detail_error: str | None
     also: list[str] = field(default_factory=list)  # other dtypes with the same failure
     cause: str | None = None  # the likely cause, where a signature is recognised
+    count: int = 1  # results with this root cause
+    properties: list[str] = field(default_factory=list)  # the properties they failed
 
 
 @dataclass
@@ -330,4 +340,5 @@ class Report:
     failures: Failures
     plots: list[Plot]
     summary_line: str = ""
+    triage: object = None  # reports.sections.triage.Triage: the first screen
     sweeps: list = field(default_factory=list)  # reports.sweeps.SweepView: the newest exhaustive sweeps found

@@ -153,30 +153,37 @@ class Histogram:
     bars: list[Bar] = field(default_factory=list)
 
 
-def scatter(series: dict[str, list], title: str = "", width: int = 350, height: int = 210) -> Scatter:
-    """``series``: dtype -> points [(|x - max|, ulp error, budget)]."""
+def scatter(series: dict[str, list], title: str = "", width: int = 350, height: int = 222) -> Scatter:
+    """``series``: dtype -> points [(|x - max|, ulp error, budget)].  The
+    y axis spans the errors' own decades; a budget above them is drawn on the
+    top edge.  The legend sits above the plot area, never over a point."""
     data = {k: clean_points(v) for k, v in series.items()}
     data = {k: v for k, v in data.items() if v}
-    ml, mr, mt, mb = 44, 18, 18, 30
+    ml, mr, mt, mb = 44, 18, 30, 30
     pw, ph = width - ml - mr, height - mt - mb
     plot = Scatter(Frame(title, width, height, ml, mt, pw, ph))
     if not data:
         return plot
     xs = [_xmap(p[0]) for v in data.values() for p in v]
-    ys = [_ymap(p[1]) for v in data.values() for p in v] + \
-         [_ymap(p[2]) for v in data.values() for p in v if p[2] is not None]
+    ys = [_ymap(p[1]) for v in data.values() for p in v]
     x_hi = float(min(max(1, math.ceil(max(xs))), X_DECADES))  # beyond 1e5, exp underflows: clamp to the edge
-    y_lo, y_hi = _ymap(Y_FLOOR), max(1.0, math.ceil(max(ys)))
+    # the errors' own range (a huge budget would squash them): whole decades around them
+    # and a few far outliers (ulp errors near 0 can reach 1e271) sit on the top edge, labelled "≥"
+    y_lo = float(math.floor(min(ys)))
+    q = sorted(ys)[int(0.98 * (len(ys) - 1))]
+    y_hi = float(max(y_lo + 1, min(math.ceil(max(ys)), math.ceil(q) + 2)))
+    clipped = max(ys) > y_hi
 
     def sx(x: float) -> float:
         return ml + pw * min(_xmap(x), x_hi) / x_hi
 
-    def sy(y: float) -> float:
-        return mt + ph * (1 - (_ymap(y) - y_lo) / (y_hi - y_lo))
+    def sy(y: float) -> float:  # clamped: a budget above the errors' range runs along the top edge
+        return mt + ph * (1 - (min(max(_ymap(y), y_lo), y_hi) - y_lo) / (y_hi - y_lo))
 
     ystep = max(1, math.ceil((y_hi - y_lo) / 8))
     for dec in _decades(y_lo, y_hi)[::ystep]:  # decades; `e` below is an error in ulps
-        plot.y_grid.append(GridLine(mt + ph * (1 - (dec - y_lo) / (y_hi - y_lo)), _tick_label(dec, dec == y_lo)))
+        label = ("≥" if clipped and dec == y_hi else "") + _tick_label(dec, dec == _ymap(Y_FLOOR))
+        plot.y_grid.append(GridLine(mt + ph * (1 - (dec - y_lo) / (y_hi - y_lo)), label))
     for dec in range(0, int(x_hi) + 1, max(1, math.ceil(x_hi / 8))):
         label = "0" if dec == 0 else ("≥" if dec == X_DECADES and max(xs) > X_DECADES else "") + _tick_label(dec)
         plot.x_grid.append(GridLine(ml + pw * dec / x_hi, label))

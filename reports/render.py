@@ -8,9 +8,13 @@ summary the CLI prints.  Each section is built by its own module under
 Everything is aggregated here, so the page stays small for 100k results:
 the conformance matrix holds one cell per implementation x dtype, the
 special-value matrix one per input class x implementation, plots keep at most
-``MAX_PLOT_POINTS`` samples per implementation, and only the first
-``max_failures`` failures carry full detail (input, expected, actual,
-reproducer, Hypothesis blob).
+``MAX_PLOT_POINTS`` samples per implementation, and failures are one card
+per root cause (new ones always; known ones up to ``max_failures`` cards).
+
+The page opens on "At a glance" (reports/sections/triage.py): new, known and
+fixed counts, every new failure, the environment in one line; every other
+section's detail sits behind a <details> click, so a full ci run's page
+stays within about 15 screens before any click.
 """
 
 from __future__ import annotations
@@ -34,10 +38,13 @@ from .sections.matrix import matrix_section
 from .sections.plots import plots_section
 from .sections.special import special_section
 from .sections.summary import summary_line, summary_section
+from .sections.triage import triage_section
 from .sweeps import find, read, sweep_section
 
 
-def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> Report:
+def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES, baseline: str | Path | None = None) -> Report:
+    """``baseline``: the known-findings file whose entries that no longer fail
+    are listed as fixed (None: none is listed)."""
     g = gather(sets)
     # the matrix links each cell to its first failure, so failures come first
     failures, links = failures_section(g.results, g.rows, max_failures)
@@ -52,6 +59,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES) -> Report:
         disagreements=disagreements_section(g.rows),
         failures=failures,
         plots=plots_section(g.rows),
+        triage=triage_section(sets, g.results, failures, baseline),
     )
     report.summary_line = summary_line(report)
     return report
@@ -94,17 +102,18 @@ def render_model(report: Report) -> str:
     return _jinja_env().get_template("report.html.j2").render(**parts, data=data_island(report))
 
 
-def render(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES, all_runs: bool = False) -> Path:
+def render(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES, all_runs: bool = False,
+           baseline: str | Path | None = None) -> Path:
     """Render results folders ``dirs`` into one HTML file ``out_path`` (the
     newest complete run of each environment, or every run with ``all_runs``)."""
-    out, _ = render_with_model(dirs, out_path, max_failures, all_runs)
+    out, _ = render_with_model(dirs, out_path, max_failures, all_runs, baseline)
     return out
 
 
 def render_with_model(dirs: Dirs, out_path: str | Path, max_failures: int = MAX_FAILURES,
-                      all_runs: bool = False) -> tuple[Path, Report]:
+                      all_runs: bool = False, baseline: str | Path | None = None) -> tuple[Path, Report]:
     sets = load(dirs, all_runs)
-    model = build(sets, max_failures)
+    model = build(sets, max_failures, baseline)
     # `softmax-harness sweep` writes into <results folder>/sweeps/: the newest of each shown too
     model.sweeps = sweep_section([read(p) for p in find(dirs)])
     html = render_model(model)

@@ -28,6 +28,8 @@ import json
 import re
 from pathlib import Path
 
+from reports.common import MAX_FAILURES
+
 from . import argtypes
 
 DEFAULT_OUT = "reports/out/index.html"
@@ -38,8 +40,12 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="render results folders into one self-contained HTML report")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="results folder(s), or folders of them")
     p.add_argument("-o", "--out", default=DEFAULT_OUT, help=f"HTML file to write (default {DEFAULT_OUT})")
-    p.add_argument("--max-failures", type=argtypes.non_negative_int, default=200,
-                   help="failures shown in full detail (default 200; the rest are counted)")
+    p.add_argument("--max-failures", type=argtypes.non_negative_int, default=MAX_FAILURES,
+                   help=f"failure cards shown in full (default {MAX_FAILURES}); past it known findings are counted, "
+                        "new failures are always shown")
+    p.add_argument("--xfails-file", default=None, metavar="TOML",
+                   help="baseline whose entries that no longer fail are listed as fixed "
+                        "(default: baseline.toml where there is one)")
     p.add_argument("--all-runs", action="store_true", help=ALL_RUNS_HELP)
     p.set_defaults(func=report_main)
 
@@ -59,7 +65,7 @@ def report_main(args) -> int:
     if out.exists() and out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name such as {out / 'index.html'}")
     try:
-        path, model = render_with_model(args.dirs, out, args.max_failures, args.all_runs)
+        path, model = render_with_model(args.dirs, out, args.max_failures, args.all_runs, _baseline(args.xfails_file))
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"report: {path.resolve()}")
@@ -68,6 +74,18 @@ def report_main(args) -> int:
         if not e.complete:
             print(f"INCOMPLETE: {e.id}: {'; '.join(e.problems) or 'incomplete'}")
     return 0
+
+
+def _baseline(given: str | None) -> Path | None:
+    """The baseline to list fixed entries from: the one given (it must exist),
+    else ./baseline.toml where there is one."""
+    from ..errors import UsageError
+
+    if given is not None:
+        if not Path(given).is_file():
+            raise UsageError(f"--xfails-file {given}: no such file")
+        return Path(given)
+    return Path("baseline.toml") if Path("baseline.toml").is_file() else None
 
 
 def _safe(name: str) -> str:

@@ -5,7 +5,7 @@ search are lower bounds of the true max."""
 from __future__ import annotations
 
 from harness.dtypes import DTYPES
-from harness.verdicts import rank
+from harness.verdicts import rank, worst
 
 from ..arrays import input_summary
 from ..common import cell_verdict, fmt_ulp, num
@@ -27,7 +27,10 @@ def _cell(results: list[Placed]) -> AccuracyCell:
     assert best is not None, "a cell has results"
     r, val = best[1].result, best[2]
     v = cell_verdict(p.effective for p in results)
+    # a known finding shows the severity it has, with a "known" mark (as in the matrix)
+    shade = worst(p.result.verdict for p in results if p.effective == "known") if v == "known" else v
     return AccuracyCell(
+        shade=shade,
         value=fmt_ulp(val) if val is not None else v, raw=val, lower_bound=not r.stats.get("exhaustive"),
         verdict=v, budget=fmt_ulp(num(r.budget_ulp)),
         input=input_summary(r.case, r.worst_index), regime=r.regime,
@@ -38,7 +41,12 @@ def _cell(results: list[Placed]) -> AccuracyCell:
 def accuracy_section(rows: list[ImplRow]) -> Accuracy:
     out_rows = []
     dtypes_seen = set()
+    unavailable = []
     for row in rows:
+        # a row that never ran (every result "unavailable") is listed once, not a table row of dashes
+        if not row.available:
+            unavailable.append(row.label)
+            continue
         acc = [p for p in row.results if p.result.property == "accuracy"]
         if not acc:
             continue
@@ -50,4 +58,4 @@ def accuracy_section(rows: list[ImplRow]) -> Accuracy:
                 cells[dt] = _cell(rs_)
         out_rows.append(AccuracyRow(key=row.key, label=row.label, family=row.family, function=row.function,
                                     cells=cells, notes=row.info.get("notes", "") if row.info else ""))
-    return Accuracy(out_rows, [d for d in DTYPES if d in dtypes_seen])
+    return Accuracy(out_rows, [d for d in DTYPES if d in dtypes_seen], unavailable)

@@ -8,6 +8,7 @@ implementations afterwards."""
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -71,7 +72,27 @@ def _outputs(rows: list[ImplRow]) -> tuple[dict, dict, dict]:
     return shas, arrays, regimes
 
 
-def _agreement(fn: str, dt: str, items: list, arrays: dict, label: dict[int, str]) -> FunctionAgreement:
+def group_ulp(keys: list[int], dt: str, by_key: dict[int, ImplRow]) -> tuple[float | None, float | None]:
+    """A group's distance to the oracle in ``dt``: the max of its members'
+    accuracy max ulp, and the median of the ulp errors the accuracy search
+    sampled (``stats.points``); members agree bitwise, so they share them."""
+    mx: list[float] = []
+    pts: list[float] = []
+    for k in keys:
+        for p in by_key[k].results:
+            r = p.result
+            if r.property != "accuracy" or r.dtype != dt:
+                continue
+            for u in (num(r.max_ulp), num(r.stats.get("search_max_ulp"))):
+                if u is not None:
+                    mx.append(u)
+            pts += [u for pt in r.stats.get("points") or [] if isinstance(pt, list) and len(pt) > 1
+                    for u in [num(pt[1])] if u is not None]
+    return (max(mx) if mx else None), (statistics.median(pts) if pts else None)
+
+
+def _agreement(fn: str, dt: str, items: list, arrays: dict, label: dict[int, str],
+               by_key: dict[int, ImplRow]) -> FunctionAgreement:
     """Pairwise counts over the cases of one function and dtype."""
     pair: dict[tuple, list] = defaultdict(lambda: [0, 0, None])  # shared, equal, max distance
     for k, m in items:
@@ -88,11 +109,13 @@ def _agreement(fn: str, dt: str, items: list, arrays: dict, label: dict[int, str
     # a group: implementations joined by pairs that agreed on every shared case
     members = sorted({a for ab in pair for a in ab})
     agreed = [(a, b) for (a, b), (n, eq, _) in pair.items() if n and eq == n]
-    groups = [[label[a] for a in g] for g in connected_groups(members, agreed)]
+    keyed = sorted(connected_groups(members, agreed), key=lambda g: (-len(g), sorted(label[a] for a in g)))
+    ulps = [group_ulp(g, dt, by_key) for g in keyed]
     pairs = sorted(pair.items(), key=lambda kv: (-(kv[1][0] - kv[1][1]) / kv[1][0], -kv[1][0]))
     return FunctionAgreement(
         function=fn, dtype=dt, n_cases=len(items),
-        groups=sorted((sorted(g) for g in groups), key=lambda g: (-len(g), g)),
+        groups=[sorted(label[a] for a in g) for g in keyed],
+        group_ulp=[(fmt_ulp(m), fmt_ulp(md)) for m, md in ulps],
         pairs=[PairDiff(label[a], label[b], n, n - eq,
                         fmt_ulp(d) if d is not None and math.isfinite(d) else ("NaN vs number" if d else None))
                for (a, b), (n, eq, d) in pairs if n - eq > 0][:MAX_PAIRS],
@@ -109,7 +132,8 @@ def _devices(rows: list[ImplRow], shas: dict) -> list[DeviceComparison]:
     out = []
     for tk, rs_ in sorted(twins.items()):
         cpu = [w for w in rs_ if w.device == "cpu"]
-        gpu = [w for w in rs_ if w.device != "cpu"]
+        # a GPU twin that never ran here (no GPU in this run) has nothing to compare: it is counted, not listed
+        gpu = [w for w in rs_ if w.device != "cpu" and w.available]
         for c in cpu:
             for g in gpu:
                 per = []
@@ -136,6 +160,7 @@ def _devices(rows: list[ImplRow], shas: dict) -> list[DeviceComparison]:
 
 def disagreements_section(rows: list[ImplRow]) -> Disagreements:
     label = {w.key: w.label for w in rows}
+    by_key = {w.key: w for w in rows}
     shas, arrays, regimes = _outputs(rows)
     by_fd: dict[tuple, list] = defaultdict(list)  # (function, dtype) -> cases run by two or more
     for k, m in shas.items():
@@ -144,7 +169,7 @@ def disagreements_section(rows: list[ImplRow]) -> Disagreements:
     by_function = []
     examples = []
     for (fn, dt), items in sorted(by_fd.items(), key=lambda kv: (function_order(kv[0][0]), kv[0])):
-        by_function.append(_agreement(fn, dt, items, arrays, label))
+        by_function.append(_agreement(fn, dt, items, arrays, label, by_key))
         for k, m in items:
             split: dict[str, list] = defaultdict(list)
             for rk, h in m.items():
@@ -155,4 +180,5 @@ def disagreements_section(rows: list[ImplRow]) -> Disagreements:
                                                         key=lambda g: (-len(g[1]), g[0]))))
     examples.sort(key=lambda e: (-len(e.groups), e.function, e.dtype, e.case_id))
     return Disagreements(by_function=by_function, examples=examples[:MAX_DISAGREEMENT_CASES],
-                         n_examples=len(examples), devices=_devices(rows, shas))
+                         n_examples=len(examples), devices=_devices(rows, shas),
+                         n_gpu_unavailable=sum(1 for w in rows if w.device != "cpu" and not w.available))

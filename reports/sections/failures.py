@@ -2,11 +2,14 @@
 first ``max_failures`` in full detail (input, expected and actual around the
 worst element, reproducer, Hypothesis blob, likely cause), the rest counted.
 
-The same failure in several dtypes (same implementation, property, input
-class, verdict and message) is shown once, listing the other dtypes."""
+Failures are grouped by root cause (``root_cause``): one card per group with
+its count, its dtypes and its minimal member (the smallest stored input).
+New failures are never cut; past ``max_failures`` cards only known ones are
+counted instead of shown."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from harness.diagnosis import diagnose_one
@@ -39,6 +42,38 @@ def _failure(i: int, p: Placed, row: ImplRow | None, also: list[str]) -> Failure
     )
 
 
+def root_cause(p: Placed) -> tuple:
+    """Results that share a root cause: the same exception (an error or crash
+    with the same first message line, whatever the property), else the same
+    property, verdict and regime on the same implementation row."""
+    r = p.result
+    if r.verdict in WHOLE_CALL:
+        return (p.row, p.effective, r.verdict, _first_line(r.message))
+    return (p.row, p.effective, r.verdict, r.property, base_regime(r.regime))
+
+
+# verdicts about the call itself, not about one property's numbers: the same
+# message on one implementation is one cause, whichever property hit it
+WHOLE_CALL = ("error", "crash", "timeout", "wrong-dtype", "wrong-shape")
+
+
+def _first_line(msg: str | None) -> str:
+    # digits vary with the case (sizes, values): they do not make another cause
+    return re.sub(r"\d+", "#", (msg or "").strip().splitlines()[0]) if (msg or "").strip() else ""
+
+
+def base_regime(regime: str) -> str:
+    """``ordinary+layout-reversed`` -> ``ordinary``; ``special:+inf`` -> ``special``:
+    the input family, without the layout and mask variants or the special class."""
+    return regime.split("+", 1)[0].split(":", 1)[0]
+
+
+def _input_size(p: Placed) -> tuple:
+    """Smaller stored input first; results without a stored input last."""
+    c = p.result.case
+    return (c is None, len(str(c)) if c else 0)
+
+
 def failures_section(results: list[Placed], rows: list[ImplRow],
                      max_failures: int) -> tuple[Failures, dict[tuple[int, str], str]]:
     """The section, and (row key, dtype) -> the anchor each matrix cell with
@@ -48,20 +83,25 @@ def failures_section(results: list[Placed], rows: list[ImplRow],
                               p.result.impl, dtype_order(p.result.dtype), p.result.property))
     grouped: dict[tuple, list[Placed]] = {}
     for p in fails:
-        r = p.result
-        grouped.setdefault((p.row, r.property, r.regime, p.effective, r.verdict, r.message), []).append(p)
+        grouped.setdefault(root_cause(p), []).append(p)
     rows_by_key = {w.key: w for w in rows}
     links: dict[tuple[int, str], str] = {}
     shown: list[Failure] = []
     omitted: list[Placed] = []
     for group in grouped.values():
-        if len(shown) >= max_failures:
+        # a new failure is what makes CI red: it is never cut, only known ones are
+        if len(shown) >= max_failures and group[0].effective == "known":
             omitted.extend(group)
             continue
         i = len(shown)
         for p in group:
             links.setdefault((p.row, p.result.dtype), f"fail-{i}")
-        shown.append(_failure(i, group[0], rows_by_key.get(group[0].row), [p.result.dtype for p in group[1:]]))
+        rep = min(group, key=_input_size)  # the minimal member stands for the group
+        f = _failure(i, rep, rows_by_key.get(rep.row), sorted({p.result.dtype for p in group} - {rep.result.dtype},
+                                                              key=dtype_order))
+        f.count = len(group)
+        f.properties = sorted({p.result.property for p in group})
+        shown.append(f)
     for p in omitted:
         links.setdefault((p.row, p.result.dtype), OMITTED_ANCHOR)
     section = Failures(shown=shown, total=len(fails), n_groups=len(grouped), omitted=len(omitted),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from harness.dtypes import DTYPES
-from harness.verdicts import rank
+from harness.verdicts import rank, worst
 
 from ..common import cell_verdict, dtype_order, failing, fmt_ulp, function_order, num
 from ..gather import ImplRow, Placed
@@ -47,7 +47,13 @@ def _cell(results: list[Placed], link: str | None) -> MatrixCell:
         lines.append(f"{p.result.property}: {p.effective}{kn}{extra}")
     if len(props) > MAX_TITLE_LINES:
         lines.append(f"… {len(props) - MAX_TITLE_LINES} more")
-    return MatrixCell(verdict=v, text=v, title="\n".join(lines), max_ulp=mu,
+    # a known finding keeps the colour of what it is (severity stays visible); the mark says "known"
+    known = [p for p in results if p.effective == "known"]
+    shade = worst(p.result.verdict for p in known) if v == "known" and known else v
+    reasons = sorted({p.result.known or "known" for p in known})
+    if reasons:
+        lines.insert(0, "known (baseline): " + "; ".join(reasons)[:400])
+    return MatrixCell(verdict=v, text=v, title="\n".join(lines), max_ulp=mu, shade=shade,
                       max_ulp_text=fmt_ulp(mu) if mu is not None else "",
                       n_failing=sum(1 for p in results if failing(p.effective)),
                       n_known=sum(1 for p in results if p.effective == "known"), link=link)

@@ -14,6 +14,8 @@ from ..gather import ImplRow, Placed
 from ..model import Returned, SpecialCell, SpecialGridRow, SpecialImpl, SpecialTable
 
 MAX_MESSAGE = 600
+# a cell shows the convention followed in a few letters; the rest is in its title
+SHORT_CONVENTION = {"ieee": "I", "limit": "L", "masked": "M", "raises": "raise", "none": "none"}
 
 
 def _short(dtype: str) -> str:
@@ -35,11 +37,16 @@ def _cell(placed: list[Placed]) -> SpecialCell:
         c = r.stats.get("convention")
         if c:
             convs[str(c)].append(_short(r.dtype))
+    verdict = cell_verdict(p.effective for p in placed)
+    convention = "; ".join(c if len(convs) == 1 else f"{c} ({','.join(ds)})" for c, ds in convs.items())
     return SpecialCell(
-        verdict=cell_verdict(p.effective for p in placed),
+        short="/".join(SHORT_CONVENTION.get(c, c.split()[0][:6]) for c in convs) or "?",
+        verdict=verdict,
+        # a known finding keeps the colour of its severity, as in the matrix
+        shade=worst(p.result.verdict for p in placed if p.effective == "known") if verdict == "known" else verdict,
         returned=[Returned(t, ds if len(rets) > 1 else []) for t, ds in rets.items()],
         profiles=prof,
-        convention="; ".join(c if len(convs) == 1 else f"{c} ({','.join(ds)})" for c, ds in convs.items()),
+        convention=convention,
         message="\n".join(sorted({r.message for r in results}))[:MAX_MESSAGE],
     )
 
@@ -48,7 +55,9 @@ def special_section(rows: list[ImplRow]) -> list[SpecialTable]:
     tables: dict[str, SpecialTable] = {}
     cells: dict[str, dict[tuple, SpecialCell]] = defaultdict(dict)  # function -> (class, row key) -> cell
     for row in rows:
-        sv = [p for p in row.results if p.result.property == "special_values"]
+        # an implementation that did not run here would only add a column (and a "-" class) of dashes
+        sv = [p for p in row.results if p.result.property == "special_values"
+              and p.result.verdict not in ("unavailable", "unsupported")] if row.available else []
         if not sv:
             continue
         t = tables.setdefault(row.function, SpecialTable(row.function, [], [], []))

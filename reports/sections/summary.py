@@ -36,13 +36,23 @@ def summary_section(sets: list[ResultSet], gathered: Gathered, matrix: Matrix) -
     envs = [_env(rs, [p for p in results if p.dir == str(rs.dir)]) for rs in sets]
     pkgs = sorted({p for rs in sets for p in ((rs.env or {}).get("versions") or {})})
     versions = [VersionRow(p, [((rs.env or {}).get("versions") or {}).get(p, "–") for rs in sets]) for p in pkgs]
-    offenders = sorted((m for m in matrix.rows if m.available and failing(m.worst)),
-                       key=lambda m: (-rank(m.worst), -(m.max_ulp or 0.0)))[:MAX_OFFENDERS]
+    ranked = sorted((m for m in matrix.rows if m.available and failing(m.worst)),
+                    key=lambda m: (-rank(m.worst), -(m.max_ulp or 0.0)))
+    # an implementation run in several environments is one offender (its worst row), naming the others
+    offenders: list = []
+    also: dict[str, list[str]] = {}
+    for m in ranked:
+        if m.impl in also:
+            also[m.impl].append(m.env or "?")
+        else:
+            also[m.impl] = []
+            offenders.append(m)
+    offenders = offenders[:MAX_OFFENDERS]
     return Summary(
         envs=envs, versions=versions, counts=counts,
         verdict_columns=[v for v in VERDICTS if counts.get(v)] + sorted(v for v in counts if v not in VERDICTS),
         total=len(results), n_failing=sum(1 for p in results if failing(p.effective)),
-        n_known=counts.get("known", 0), offenders=offenders,
+        n_known=counts.get("known", 0), offenders=offenders, offender_envs=also,
         unavailable=[m for m in matrix.rows if not m.available], not_run=gathered.not_run,
     )
 

@@ -128,13 +128,16 @@
     });
     ctl.sort.addEventListener("change", sortMatrix);
     $("f-fsort").addEventListener("change", function () {
-      var key = this.value, box = $("failure-list"), arts = all("article.failure", box);
-      arts.sort(function (a, b) {
-        if (key === "rank") return a.dataset.i - b.dataset.i;
-        if (key === "ulp") { var u = parseFloat(b.dataset.ulp) - parseFloat(a.dataset.ulp); if (u) return u; }
-        return a.dataset.name < b.dataset.name ? -1 : a.dataset.name > b.dataset.name ? 1 : 0;
+      var key = this.value;
+      ["failure-list", "more-new-list", "known-list"].forEach(function (id) {
+        var box = $(id), arts = box ? all("article.failure", box) : [];
+        arts.sort(function (a, b) {
+          if (key === "rank") return a.dataset.i - b.dataset.i;
+          if (key === "ulp") { var u = parseFloat(b.dataset.ulp) - parseFloat(a.dataset.ulp); if (u) return u; }
+          return a.dataset.name < b.dataset.name ? -1 : a.dataset.name > b.dataset.name ? 1 : 0;
+        });
+        arts.forEach(function (x) { box.appendChild(x); });
       });
-      arts.forEach(function (x) { box.appendChild(x); });
     });
     $("f-reset").addEventListener("click", function () {
       ["family", "function", "dtype", "verdict", "text"].forEach(function (k) { ctl[k].value = ""; });
@@ -161,6 +164,25 @@
       });
     }
     apply();
+    // anchors land below the sticky filter bar (CSS scroll-margin-top reads --bar), and a jump opens
+    // the collapsed card or section it lands in
+    function barHeight() {
+      document.documentElement.style.setProperty("--bar", $("controls").offsetHeight + "px");
+    }
+    function openTarget() {
+      var el = location.hash.length > 1 && location.hash.indexOf("#f:") !== 0 ?
+        document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+      if (!el) return;
+      for (var p = el; p; p = p.parentElement) if (p.tagName === "DETAILS") p.open = true;
+      if (el.tagName === "DETAILS") el.open = true;
+      var d = el.tagName === "ARTICLE" ? el.querySelector(":scope > details") : null;  // a failure card
+      if (d) d.open = true;
+      el.scrollIntoView();
+    }
+    barHeight();
+    window.addEventListener("resize", barHeight);
+    window.addEventListener("hashchange", openTarget);
+    openTarget();
     status.setAttribute("data-state", "ok");
     document.documentElement.setAttribute("data-js", "ok");
   } catch (e) {
