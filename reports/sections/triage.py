@@ -31,6 +31,7 @@ class Triage:
     fixed: list[str]  # baseline entries that no longer fail, described
     baseline: str | None  # the baseline file compared with, None where there was none
     env_line: str
+    incomplete: list[str] = field(default_factory=list)  # envs whose run did not finish: red too (run exits 3)
     notes: list[str] = field(default_factory=list)
 
 
@@ -72,4 +73,5 @@ def triage_section(sets: list[ResultSet], results: list[Placed], failures: Failu
         fixed=fixed_entries(sets, results, baseline),
         baseline=str(baseline) if baseline is not None else None,
         env_line=env_line(sets),
+        incomplete=[rs.label for rs in sets if rs.partial],
     )

@@ -237,3 +237,16 @@ def test_known_accuracy_cell_keeps_its_severity(html):
     cell = re.search(r'data-dtype="float64".*?</td>', row, re.S).group(0)
     assert 'class="badge v-wrong-special"' in cell and 'class="knm">known' in cell
     assert 'class="badge v-known"' not in cell
+
+
+def test_an_incomplete_run_is_red_on_the_first_screen(fixture_dirs, html, tmp_path):
+    """`run` exits 3 when an env did not finish: the first screen says red and names it,
+    even where nothing failed."""
+    first = _section(html, "triage")
+    m = re.search(r'<b id="triage-incomplete">incomplete: ([^<]*)</b>', first)
+    assert m and set(m.group(1).split(", ")) == {"fx-gpu", "fx-crashed"}
+    crashed = [d for d in fixture_dirs["dirs"] if Path(d).name == "fx-crashed"]
+    alone = _section(render(crashed, tmp_path / "crashed.html").read_text("utf-8"), "triage")
+    assert "<b>CI is red:</b>" in alone and "incomplete: fx-crashed" in alone
+    main = [d for d in fixture_dirs["dirs"] if Path(d).name == "fx-main"]
+    assert "triage-incomplete" not in _section(render(main, tmp_path / "main.html").read_text("utf-8"), "triage")
