@@ -62,6 +62,13 @@ def backend_mode() -> str:
         return "tensorflow"
 
 
+MODE_PACKAGES = {"tf_onednn": "tensorflow", "keras_backend": "keras", "jax_x64": "jax"}
+
+
 def modes() -> dict:
-    """The modes for the run record."""
-    return {"tf_onednn": onednn_mode(), "keras_backend": backend_mode(), "jax_x64": x64_mode()}
+    """The modes for the run record: only those of installed frameworks (a
+    numpy-only env recorded TensorFlow, Keras and JAX modes it never ran)."""
+    import importlib.util
+
+    read = {"tf_onednn": onednn_mode, "keras_backend": backend_mode, "jax_x64": x64_mode}
+    return {k: read[k]() for k, pkg in MODE_PACKAGES.items() if importlib.util.find_spec(pkg) is not None}

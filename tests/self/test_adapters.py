@@ -251,3 +251,15 @@ def test_the_run_record_and_the_ids_read_each_mode_alike(monkeypatch, tmp_path, 
     assert (rec["tf_onednn"], rec["keras_backend"], rec["jax_x64"]) == want
     assert all(i.id.endswith(f"[onednn={want[0]}]") for i in tf_impls.impls() if i.device == "cpu")
     assert all(f"[x64={want[2]}" in i.id for i in jax_impls.impls())
+
+
+def test_the_run_record_has_no_mode_of_a_framework_not_installed(monkeypatch):
+    import importlib.util
+
+    from harness import environment
+
+    real = importlib.util.find_spec
+    hidden = ("tensorflow", "jax")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
+    rec = environment.modes()
+    assert "tf_onednn" not in rec and "jax_x64" not in rec and rec["keras_backend"]
