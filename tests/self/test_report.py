@@ -63,7 +63,13 @@ def test_sections_and_matrix(html):
 
 
 def test_unavailable_shown_as_unavailable(html):
-    row = _matrix_row(html, fx.UNAVAILABLE)
+    """Listed once under the matrix with its reason, not as a row of the table."""
+    with pytest.raises(AssertionError):
+        _matrix_row(html, fx.UNAVAILABLE)
+    listed = html[html.index('<details id="matrix-unavailable">'):]
+    m = re.search(r'<tr class="urow" data-name="' + re.escape(fx.UNAVAILABLE) + r'">(.*?)</tr>', listed, re.S)
+    assert m
+    row = m.group(1)
     assert "unavailable" in row and "CUDA not available" in row
     for passing in ("exact", "faithful", "good", "bounded"):
         assert f"v-{passing}" not in row
@@ -285,7 +291,8 @@ def test_browser_renders_report(html_path, tmp_path):
     assert "<title>JS ERROR" not in dom
     assert re.search(r'id="sel-summary">selection: 5 implementation\(s\)', dom)
     rows = re.findall(r'<tr class="mrow( hidden)?"[^>]*data-name="([^"]+)"', dom)
-    assert {name for hidden, name in rows if not hidden} >= {"fx.softmax[cpu]", "fx.log_softmax", fx.UNAVAILABLE}
+    assert {name for hidden, name in rows if not hidden} >= {"fx.softmax[cpu]", "fx.log_softmax"}
+    assert fx.UNAVAILABLE not in {name for _, name in rows} and 'id="matrix-unavailable"' in dom  # listed once below
 
     # filters from the URL: only failing rows remain in the matrix
     p = _chromium(tmp_path, "--dump-dom", url + "#f:verdict=@failing")
