@@ -146,3 +146,15 @@ def test_check_report_writes_a_complete_environment_record(tmp_path):
     assert [i["id"] for i in impls] and (folder / "results.jsonl").stat().st_size > 0
     html = (tmp_path / "r.html").read_text()
     assert "Partial results" not in html and "is missing" not in html and str(folder) in html
+
+
+def test_run_report_lists_the_baseline_entries_that_no_longer_fail(tmp_path):
+    """`run --xfails-file` hands the baseline to the report: an entry whose
+    finding is gone is counted as fixed on the first screen."""
+    (tmp_path / "bl.toml").write_text(
+        '[[known]]\nimpl = "numpy.stable_softmax"\nproperty = "accuracy"\ndtype = "float32"\n'
+        'regime = "*"\nverdict = "*"\nreason = "a finding that is not there"\n')
+    cli(["run", "--impls", "numpy.stable_softmax", "--no-variants", "-n", "0", "--budget", "dev",
+         "--dtypes", "float32", "--xfails-file", "bl.toml", "--out", "out"], cwd=tmp_path)
+    page = (tmp_path / "out" / "index.html").read_text("utf-8")
+    assert re.search(r'id="count-fixed"><b>1</b> fixed', page)
