@@ -11,6 +11,8 @@ adapters, which check that the process really runs the mode in the id.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from ..modes import onednn_mode
@@ -45,21 +47,20 @@ def _x(tf, c: Case):
     return tf.constant(c.logits)
 
 
-_XLA: dict = {}
+@cache
+def _xla_fn(name: str, axis: int):
+    """tf.function(jit_compile=True) around tf.nn.<name>: XLA's own lowering of
+    the op (fused, not the eager kernel), traced and compiled per shape and dtype;
+    one function object per axis, so a repeated shape reuses its executable
+    (as jax_impls._jitted)."""
+    import tensorflow as tf
+
+    op = getattr(tf.nn, name)
+    return tf.function(lambda x: op(x, axis=axis), jit_compile=True, reduce_retracing=False)
 
 
 def _xla(name: str):
-    """tf.function(jit_compile=True) around tf.nn.<name>: XLA's own lowering of
-    the op (fused, not the eager kernel), traced and compiled per shape and dtype;
-    one function object per axis, so a repeated shape reuses its executable."""
-    def fn(tf, c: Case):
-        key = (name, c.norm_axis)
-        if key not in _XLA:
-            op, ax = getattr(tf.nn, name), c.norm_axis
-            _XLA[key] = tf.function(lambda x: op(x, axis=ax), jit_compile=True, reduce_retracing=False)
-        return _XLA[key](_x(tf, c))
-
-    return fn
+    return lambda tf, c: _xla_fn(name, c.norm_axis)(_x(tf, c))
 
 
 def _sparse_softmax(tf, c: Case):
