@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
-from . import budgets, verdicts
+from . import budgets, upstream_rules, verdicts
 from .arrays import encode_array
 from .capability import dtype_refusal
 from .properties import PROPERTIES
@@ -52,9 +52,12 @@ class Tracker:
     points: list = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     max_ulp: float | None = None
+    rules: dict = field(default_factory=dict)  # upstream rule -> tally over the examples (upstream_rules)
 
     def observe(self, case: Case, f: Finding) -> None:
         self.examples += 1
+        if "rules" in f.stats:
+            upstream_rules.observe(self.rules, f.verdict, f.stats["rules"])
         self.regimes[case.regime] = self.regimes.get(case.regime, 0) + 1
         if f.max_ulp is not None and np.isfinite(f.max_ulp):
             self.max_ulp = f.max_ulp if self.max_ulp is None else max(self.max_ulp, f.max_ulp)
@@ -231,6 +234,8 @@ def _result(impl, dtype, prop, tr: Tracker, failure, blob, dur, env, seed) -> Re
     stats = {"examples": tr.examples, "unsupported": tr.unsupported, "regimes": tr.regimes,
              "points": tr.points, "outputs": tr.outputs, "search_max_ulp": finite_or_none(tr.max_ulp),
              "grades": f.stats.get("grades", {})}
+    if tr.rules:
+        stats["rules"] = tr.rules
     res = Result(
         impl=impl.id, family=impl.family, function=impl.function, property=prop, dtype=dtype,
         regime=case.regime, verdict=f.verdict, max_ulp=finite_or_none(f.max_ulp),

@@ -17,7 +17,7 @@ from oracles import Exact, format_of
 from oracles import fast as fast_oracle
 from oracles.api import sparse_slices
 
-from . import policy, verdicts
+from . import policy, upstream_rules, verdicts
 from .arrays import output_sha
 from .functions import ROW_WISE, output_shape
 from .memo import LRU
@@ -204,8 +204,11 @@ def grade_output(impl: Impl, case: Case, got: np.ndarray, ex: Exact) -> Graded:
     return Graded(ex, meas, bud, abs_bud, tiers, verdict, ftz, key)
 
 
-def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = None) -> Finding:
-    """Per-element ulp error against the oracle, graded against the budget."""
+def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = None,
+             rules: bool = False) -> Finding:
+    """Per-element ulp error against the oracle, graded against the budget;
+    with ``rules``, also what the upstream tolerance rules say of the output
+    (harness/upstream_rules.py), in ``stats["rules"]``."""
     out_dtype = impl.judge_dtype(case)
     ex = expected(case, impl.function, out_dtype, profile or impl.profile)
     fmt = format_of(ex.rounded.dtype)
@@ -242,6 +245,8 @@ def accuracy(impl: Impl, case: Case, output: np.ndarray, profile: str | None = N
              "output_sha": output_sha(got),
              "grades": {g: int((tiers == i).sum()) for i, g in enumerate(verdicts.GRADES + ("out-of-bound",))
                         if (tiers == i).any()}}
+    if rules:
+        stats["rules"] = upstream_rules.judge(impl.function, case, got, ex.hi, ex.rounded, meas.err, meas.special)
     return Finding("accuracy", verdict, max_ulp, idx, msg, float(bud.bounded.reshape(-1)[flat]), stats,
                    output=got, expected=ex.rounded)
 

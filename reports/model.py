@@ -326,6 +326,45 @@ class Plot:
     histogram: Histogram
 
 
+# ---------------------------------------------------------------- upstream rules
+
+@dataclass
+class RuleExample:
+    """One accuracy result where a rule disagrees with the oracle's verdict."""
+
+    label: str
+    dtype: str
+    verdict: str
+    max_ulp: str
+    budget: str
+    regime: str
+    raw: float  # max ulp, for ordering
+    row: int  # its ImplRow's key
+
+
+@dataclass
+class RuleRow:
+    """One upstream rule over the whole run (harness/upstream_rules.py)."""
+
+    rule: str
+    label: str
+    results: int = 0  # accuracy results it judged
+    agree: int = 0
+    blind: int = 0  # results it passed that the oracle grades out of bound
+    too_strict: int = 0  # results it failed that lie within the bound
+    example_counts: dict = field(default_factory=lambda: {"judged": 0, "blind": 0, "too_strict": 0})
+    per_dtype: dict = field(default_factory=dict)  # dtype -> {results, blind, too_strict}
+    blind_top: list[RuleExample] = field(default_factory=list)
+    too_strict_top: list[RuleExample] = field(default_factory=list)
+    n_blind_listed: int = 0
+    n_strict_listed: int = 0
+
+
+@dataclass
+class Rules:
+    rows: list[RuleRow]
+
+
 # ---------------------------------------------------------------- the page
 
 @dataclass
@@ -342,3 +381,4 @@ class Report:
     summary_line: str = ""
     triage: object = None  # reports.sections.triage.Triage: the first screen
     sweeps: list = field(default_factory=list)  # reports.sweeps.SweepView: the newest exhaustive sweeps found
+    rules: Rules = field(default_factory=lambda: Rules([]))  # what the upstream tolerance rules would have said

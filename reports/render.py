@@ -36,6 +36,7 @@ from .sections.disagreements import disagreements_section
 from .sections.failures import failures_section
 from .sections.matrix import matrix_section
 from .sections.plots import plots_section
+from .sections.rules import rules_section
 from .sections.special import special_section
 from .sections.summary import summary_line, summary_section
 from .sections.triage import triage_section
@@ -59,6 +60,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES, baseline: str
         disagreements=disagreements_section(g.rows),
         failures=failures,
         plots=plots_section(g.rows),
+        rules=rules_section(g.rows),
         triage=triage_section(sets, g.results, failures, baseline),
     )
     report.summary_line = summary_line(report)

@@ -27,6 +27,7 @@ from ..records import Case, Result
 from ..seeding import DB_ENV, DEFAULT_DB, DEFAULT_SEED
 from ..special_values import GATES
 from ..targets import CONVENTIONS, canonical_target, target_impl
+from ..upstream_rules import describe
 from . import argtypes
 from .check_output import (
     Stop,
@@ -164,6 +165,8 @@ def _check(args) -> int:
             return
         for r in rs:
             line(verdicts.passes(r.verdict), r.dtype, r.property, r.verdict, r.message)
+            if r.stats.get("rules"):  # what torch's, FlashAttention's and WebNN's rules would have said
+                say(f"{'':{width + 30}}{describe(r.stats['rules'], r.verdict)}")
 
     opts = {"budget": args.budget, "max_examples": args.max_examples, "seed": seed.value, "database": seed.random,
             "conventions": args.conventions}

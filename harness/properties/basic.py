@@ -25,7 +25,7 @@ def accuracy(impl: Impl, case: Case) -> Finding:
     c = _contract(impl, case, oc, mutation=False)  # judged on its private copy; contract reports mutation
     if c.verdict in ("error", "wrong-shape") or oc.output is None:
         return Finding("accuracy", c.verdict, message=c.message, output=oc.output)
-    f = _accuracy(impl, case, oc.output)
+    f = _accuracy(impl, case, oc.output, rules=True)
     if c.verdict == "wrong-dtype":
         f.message = f"{c.message}; {f.message}"
     return f
