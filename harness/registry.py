@@ -21,6 +21,7 @@ BUILTIN = (
     "harness.impls.seeds",
     "harness.impls.numpy_impls",
     "harness.impls.torch_impls",
+    "harness.impls.torch_compiled",
     "harness.impls.attention",
     "harness.impls.tf_impls",
     "harness.impls.keras_impls",
