@@ -7,6 +7,13 @@ softmax weights themselves, so any error is the attention kernel's.  Two
 limits follow from the construction, each reported as ``unsupported``: a
 non-finite logit would form inf * 0 = NaN in Q Kᵀ before the softmax, and an
 axis longer than MAX_N would need an n x n identity.
+
+Masks go in as booleans (True = attend) or, in the ``mask=additive`` modes,
+as the additive bias 0 / -inf that model code builds: the kernels take
+different paths for the two (torch's safe softmax, jax's where= against a bias
+add), and a fully masked row comes out differently (zeros against NaN in jax).
+Causal masks are among the drawn boolean patterns; ``is_causal`` itself only
+takes the one lower-triangular pattern, so it is not a mode here.
 """
 
 from __future__ import annotations
@@ -53,8 +60,9 @@ def _back(y: np.ndarray, c: Case) -> np.ndarray:
     return unmove(y.reshape(moved(c).shape), c)
 
 
-def _sdpa(backend: str, dev: str):
-    """torch's SDPA under one CPU/GPU backend (sdpa_kernel), mask True = attend."""
+def _sdpa(backend: str, dev: str, additive: bool = False):
+    """torch's SDPA under one CPU/GPU backend (sdpa_kernel), mask True = attend
+    (or, ``additive``, a float mask of 0 and -inf in the logits' dtype)."""
     def call(c: Case) -> np.ndarray:
         import torch
         import torch.nn.functional as F
@@ -64,6 +72,8 @@ def _sdpa(backend: str, dev: str):
         q = _in(x, dev)[None, None]
         eye = torch.eye(x.shape[1], device=dev).to(q.dtype)[None, None]
         keep = torch.tensor(mask, device=dev)[None, None]
+        if additive:
+            keep = torch.zeros((), dtype=q.dtype, device=dev).masked_fill(~keep, float("-inf"))
         with sdpa_kernel([getattr(SDPBackend, backend)]):
             y = F.scaled_dot_product_attention(q, eye, eye, attn_mask=keep, scale=1.0)
         return _back(_out(y[0, 0]), c)
@@ -72,14 +82,18 @@ def _sdpa(backend: str, dev: str):
 
 
 @cache
-def _jax_attention():
+def _jax_attention(additive: bool):
     import jax
+    import jax.numpy as jnp
 
     # under jax.jit, as model code runs it: one compile per shape
+    if additive:
+        return jax.jit(lambda q, k, m: jax.nn.dot_product_attention(
+            q, k, k, bias=jnp.where(m, jnp.zeros((), q.dtype), jnp.array(-jnp.inf, q.dtype)), scale=1.0))
     return jax.jit(lambda q, k, m: jax.nn.dot_product_attention(q, k, k, mask=m, scale=1.0))
 
 
-def _jax(dev: str):
+def _jax(dev: str, additive: bool = False):
     """jax.nn.dot_product_attention, (batch, length, heads, head dim) = (1, L, 1, n)."""
     def call(c: Case) -> np.ndarray:
         import jax
@@ -90,7 +104,7 @@ def _jax(dev: str):
         q = jax.device_put(x[None, :, None, :], d)
         eye = jax.device_put(jnp.eye(x.shape[1], dtype=q.dtype)[None, :, None, :], d)
         keep = jax.device_put(mask[None, None], d)
-        y = _jax_attention()(q, eye, keep)
+        y = _jax_attention(additive)(q, eye, keep)
         return _back(np.asarray(y)[0, :, 0, :], c)
 
     return call
@@ -100,20 +114,26 @@ def impls() -> list[Impl]:
     out = []
     mode = x64_mode()
     for dev, suffix in (("cpu", ""), ("gpu", ",cuda")):
-        out.append(Impl(
-            f"jax.nn.dot_product_attention[x64={mode}{suffix}]", "jax", "masked_softmax", _jax(dev),
-            device="cpu" if dev == "cpu" else "cuda", requires=("jax",),
-            probe=None if dev == "cpu" else _gpu_probe, supports=_supports, profile="masked",
-            notes="Q = logits, K = V = I, scale 1, boolean mask, under jax.jit" +
-                  ("" if mode == "on" else "; float64 becomes float32 (x64 off)")))
+        for additive in (False, True):
+            out.append(Impl(
+                f"jax.nn.dot_product_attention[{'mask=additive,' if additive else ''}x64={mode}{suffix}]", "jax",
+                "masked_softmax", _jax(dev, additive), device="cpu" if dev == "cpu" else "cuda", requires=("jax",),
+                probe=None if dev == "cpu" else _gpu_probe, supports=_supports,
+                # a -inf bias on every position of a row is softmax over all -inf: NaN, the ieee convention
+                profile="ieee" if additive else "masked",
+                notes="Q = logits, K = V = I, scale 1, " +
+                      ("bias = 0 / -inf (additive mask)" if additive else "boolean mask") + ", under jax.jit" +
+                      ("" if mode == "on" else "; float64 becomes float32 (x64 off)")))
     for dev in ("cpu", "cuda"):
         backends = (("math", "MATH"), ("flash", "FLASH_ATTENTION")) + (
             (("efficient", "EFFICIENT_ATTENTION"),) if dev == "cuda" else ())
-        for name, backend in backends:
+        for (name, backend), additive in [(b, a) for b in backends for a in (False, True)]:
             out.append(Impl(
-                f"torch.nn.functional.scaled_dot_product_attention[backend={name},{dev}]", "torch",
-                "masked_softmax", _sdpa(backend, dev), device=dev, requires=("torch",),
+                f"torch.nn.functional.scaled_dot_product_attention[backend={name},"
+                f"{'mask=additive,' if additive else ''}{dev}]", "torch",
+                "masked_softmax", _sdpa(backend, dev, additive), device=dev, requires=("torch",),
                 probe=_cuda_probe if dev == "cuda" else None, supports=_supports, profile="masked",
-                notes=f"SDPA ({backend}) with Q = logits, K = V = I, scale 1, boolean mask: the attention weights; "
-                      "a fully masked row gives zeros (torch's safe softmax)"))
+                notes=f"SDPA ({backend}) with Q = logits, K = V = I, scale 1, " +
+                      ("a float mask 0 / -inf" if additive else "boolean mask") +
+                      ": the attention weights; a fully masked row gives zeros (torch's safe softmax)"))
     return out

@@ -73,3 +73,21 @@ def test_length_one_axis_on_a_middle_axis(impl):
     c = _case(np.zeros((1, 2), np.float16), np.ones((1, 2), bool), axis=0)
     oc = invoke(impl, c)
     assert oc.error is None and (oc.output == 1).all()
+
+
+JAX = [i for i in ALL if i.id.startswith("jax.")]
+
+
+@pytest.mark.parametrize("impl", JAX, ids=lambda i: i.id)
+def test_jax_fully_masked_row_per_mask_kind(impl):
+    # boolean mask: masked scores filled with a large finite negative, so a fully masked row is
+    # uniform 1/n (a known finding against the masked convention it is graded under); an additive
+    # -inf bias: softmax over all -inf, NaN, the ieee convention the mode claims
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]], np.float32)
+    mask = np.array([[True, True, False], [False, False, False]])
+    out = invoke(impl, _case(x, mask)).output
+    assert out[0, 2] == 0 and abs(out[0].sum() - 1) < 1e-6
+    if "mask=additive" in impl.id:
+        assert impl.profile == "ieee" and np.isnan(out[1]).all()
+    else:
+        assert impl.profile == "masked" and np.allclose(out[1], 1 / 3)
