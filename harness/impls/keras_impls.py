@@ -12,6 +12,9 @@ float64 -> float32 promotion rule off TensorFlow) the properties report it.
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import numpy as np
 
 from oracles.formats import FORMATS
@@ -67,6 +70,75 @@ def _cce(keras, x, c: Case, dt: str):
     return loss(keras.ops.convert_to_tensor(c.labels, dtype=dt), x)
 
 
+@cache
+def _eye_initializer(keras):
+    class PaddedEye(keras.initializers.Initializer):
+        """Kernels of the identity, zero-padded: (n, 1, d) with [i, 0, i] = 1 (a class, not a
+        function: MultiHeadAttention re-creates its initializer from its config)."""
+
+        def __call__(self, shape, dtype=None):
+            a = np.zeros(shape)
+            dims = [i for i, s in enumerate(shape) if s != 1] or [0]
+            for j in range(min(shape[dims[0]], shape[dims[-1]])):
+                at = [0] * len(shape)
+                at[dims[0]] = at[dims[-1]] = j
+                a[tuple(at)] = 1.0
+            return keras.ops.convert_to_tensor(a, dtype=dtype)
+
+        def get_config(self):
+            return {}
+
+    return PaddedEye()
+
+
+def _mha_k(n: int) -> int:
+    """key_dim = 4**k >= n, so MultiHeadAttention's query scale 1/sqrt(key_dim) is 2**-k, exact."""
+    return max(0, math.ceil(math.log(max(n, 1), 4) - 1e-12))
+
+
+@cache
+def _mha_layer(keras, n: int, dt: str):
+    """One layer per axis length and dtype: its kernels are built once, on the first call."""
+    return keras.layers.MultiHeadAttention(num_heads=1, key_dim=4 ** _mha_k(n), value_dim=1, use_bias=False,
+                                           kernel_initializer=_eye_initializer(keras), dtype=dt)
+
+
+# MultiHeadAttention's masked softmax isolated by the attention construction
+# (harness/impls/attention.py): Q = the logits times 2**k, K = I_n, query and key
+# kernels the zero-padded identity, no bias, one head; the layer's scale 2**-k
+# then gives the logits back exactly and its attention scores are the weights.
+def _mha(keras, x, c: Case, dt: str):
+    from .attention import _back, _rows
+
+    q, keep = _rows(c)
+    n, k = q.shape[1], _mha_k(q.shape[1])
+    layer = _mha_layer(keras, n, dt)
+    q = keras.ops.convert_to_tensor((q.astype(np.float64) * 2.0 ** k)[None], dtype=dt)
+    eye = keras.ops.convert_to_tensor(np.eye(n)[None], dtype=dt)
+    _, w = layer(q, eye, key=eye, attention_mask=keras.ops.convert_to_tensor(keep[None]),
+                 return_attention_scores=True)
+    return keras.ops.convert_to_tensor(_back(np.asarray(keras.ops.convert_to_numpy(
+        keras.ops.cast(w, "float32") if dt == "bfloat16" else w))[0, 0], c), dtype=dt)
+
+
+MHA_MAX_N = 256  # key_dim = 4**k >= n: a new n x key_dim kernel per call (4 min of ci on the torch backend at 2048)
+
+
+def _mha_supports(c: Case) -> str | None:
+    from .attention import _supports
+
+    why = _supports(c)
+    n = c.logits.shape[c.norm_axis] if c.logits.ndim else 1
+    if why or not c.logits.size:
+        return why
+    if n > MHA_MAX_N:
+        return f"axis of {n} > {MHA_MAX_N}: the layer would build {n} x {4 ** _mha_k(n)} kernels per call"
+    big = float(np.max(np.abs(c.logits.astype(np.float64)))) * 2.0 ** _mha_k(n)
+    if big > float(FORMATS[c.dtype].max_finite):
+        return f"the logits times 2**{_mha_k(n)} (undoing the layer's 1/sqrt(key_dim)) overflow {c.dtype}"
+    return None
+
+
 def impls() -> list[Impl]:
     b = backend_mode()
     # The backend's own per-process modes change Keras's results too.
@@ -94,6 +166,10 @@ def impls() -> list[Impl]:
              supports=lambda c: None if c.mask is not None else "needs a mask",
              notes=note + "; masked positions set to -1e9 (-3e4 in float16) before softmax, then zeroed: "
                           "a fully masked slice gives zeros, an all -inf unmasked one NaN", **base),
+        Impl(f"keras.layers.MultiHeadAttention.scores{m}", function="masked_softmax", fn=_run(_mha, b),
+             profile="masked", supports=_mha_supports,
+             notes=note + "; one head, Q = logits x 2**k, K = I, identity query/key kernels, no bias, "
+                          "attention_mask = the mask; return_attention_scores: the softmax weights", **base),
         Impl(f"keras.seed_Dense_softmax{m}", function="softmax", fn=_run(_dense, b), ranks=(2,),
              last_axis_only=True,
              notes=note + "; seed 003 Dense(k, activation='softmax'), identity kernel, zero bias "

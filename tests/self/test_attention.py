@@ -91,3 +91,22 @@ def test_jax_fully_masked_row_per_mask_kind(impl):
         assert impl.profile == "ieee" and np.isnan(out[1]).all()
     else:
         assert impl.profile == "masked" and np.allclose(out[1], 1 / 3)
+
+
+MHA = [i for i in all_impls() if i.id.startswith("keras.layers.MultiHeadAttention") and i.availability()[0]]
+
+
+@pytest.mark.parametrize("impl", MHA, ids=lambda i: i.id)
+def test_keras_mha_scores_are_the_masked_softmax(impl):
+    # Q = logits x 2**k against key_dim = 4**k: the layer's 1/sqrt(key_dim) gives the logits back
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 4, (4, 5)).astype(np.float32)
+    mask = rng.random(x.shape) < 0.7
+    mask[:, 0], mask[3] = True, False  # row 3 fully masked
+    c = _case(x, mask)
+    out = invoke(impl, c).output
+    assert (out[3] == 0).all() and impl.profile == "masked"
+    f = accuracy(impl, c, out)
+    assert f.verdict in ("exact", "faithful", "good"), f.message
+    assert "overflow" in impl.supports(_case(np.full(5, 3e38, np.float32), np.ones(5)))
+    assert "> 256" in impl.supports(_case(np.zeros(257, np.float32), np.ones(257)))
