@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..modes import onednn_mode
 from ..records import Case, Impl, is_soft
-from .tf_impls import _run, onednn_mode
+from .tf_impls import _run
 
 
 def _exact_layer(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
