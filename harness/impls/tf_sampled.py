@@ -22,7 +22,7 @@ exp(z_y - FLT_MAX - max z) ≤ exp(-3.4e38), a relative change of the sum far be
 format's ulp, so the limit is the full cross-entropy and is graded against the oracle
 as such.  Where the constant does not do its job that is TF's behaviour, found here:
 cast to float16/bfloat16 it is -inf, and the cross-entropy kernel's 0·(+inf) makes the
-loss NaN; in float64 it is absorbed (z_y - FLT_MAX == z_y) once |z_y| > 2**180 and the
+loss NaN; in float64 it is absorbed (z_y - FLT_MAX == z_y) beyond about |z_y| = 2**180 and the
 true class counts twice; in float32 z_y - FLT_MAX overflows to -inf below -2**103.
 """
 

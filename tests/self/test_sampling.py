@@ -152,3 +152,17 @@ def test_tf_leaves_repeated_hits_with_replacement_draws():
     assert abs(float(got[0]) - np.log(4)) < 1e-6  # all copies removed would give 0
     f = S.check_sampled_loss(S.tf_sampled_loss(), unique=False)
     assert not f.stats["per_draw_ok"], f.message
+
+
+@needs_tf
+@pytest.mark.parametrize(("dtype", "z", "y", "want"), [
+    # float64: z_y - FLT_MAX == z_y once |z_y| > 2**180, the hit stays, the true class counts twice
+    (np.float64, [[1e60, 0.0]], [0], "out-of-bound"),
+    # float32: the hit's z_y - FLT_MAX overflows to -inf below -2**103, then 0*(+inf) in the kernel
+    (np.float32, [[1e32, -1e32]], [1], "wrong-special"),
+])
+def test_hit_constant_fails_at_the_range_ends(dtype, z, y, want):
+    """Recorded findings: -FLT_MAX removes the hit only where it dominates the logits and
+    does not overflow; the exact losses are ~0 and 2e32."""
+    verdict, _ = _limit_verdict(_impl(), np.array(z), np.array(y), dtype)
+    assert verdict == want
