@@ -24,6 +24,7 @@ BUILTIN = (
     "harness.impls.torch_compiled",
     "harness.impls.attention",
     "harness.impls.tf_impls",
+    "harness.impls.tf_sampled",
     "harness.impls.keras_impls",
     "harness.impls.jax_impls",
     "harness.impls.numba_impls",
