@@ -81,7 +81,7 @@ def _supports(c: Case) -> str | None:
 
 def impls() -> list[Impl]:
     return [
-        Impl(f"tf.nn.sampled_softmax_loss[all-classes][onednn={onednn_mode()}]", family="tensorflow",
+        Impl(f"tf.nn.sampled_softmax_loss[all-classes,onednn={onednn_mode()}]", family="tensorflow",
              function="cross_entropy", requires=("tensorflow",), fn=_run(_all_classes),
              supports=_supports, last_axis_only=True,
              notes="every class sampled (Q = 1, log Q = 0), accidental hits removed: the exact limit, "
