@@ -209,6 +209,46 @@ def special_values(impl: Impl, dtype: str, env: dict | None = None, conventions:
     return out
 
 
+def upstream(impl: Impl, dtype: str, env: dict | None = None) -> list[Result]:
+    """One Result per upstream-regression case of the implementation's
+    function in ``dtype`` (harness.upstream_corpus; no Hypothesis), its
+    regime the case's upstream tag.  A dtype the implementation raises on for
+    every case is unsupported, as in special_values."""
+    from .upstream_corpus import cases_for, check_case
+
+    judged = []
+    for case in cases_for(impl, dtype):
+        t0 = time.perf_counter()
+        judged.append((check_case(impl, case), case, time.perf_counter() - t0))
+    if not judged:
+        return [Result(impl.id, impl.family, impl.function, "upstream", dtype, "-", "unsupported",
+                       message=f"no upstream case for {impl.function} in {dtype}", device=impl.device, env=env or {})]
+    errors = [f.stats["error"] for f, _, _ in judged if f.stats.get("error")]
+    refused = dtype_refusal(impl, dtype, errors[0]) if errors and len(errors) == len(judged) else None
+    out = []
+    for f, case, dt in judged:
+        if refused:
+            f.verdict, f.message = "unsupported", f"unsupported ({refused})"
+            f.stats["cell"] = "unsupported"
+        out.append(Result(impl.id, impl.family, impl.function, "upstream", dtype, case.regime, f.verdict,
+                          max_ulp=finite_or_none(f.max_ulp), budget_ulp=finite_or_none(f.budget_ulp),
+                          message=f.message, worst_index=f.worst_index, case_id=case.id, case=case.to_json(),
+                          device=impl.device, env=env or {}, duration=dt, stats=f.stats,
+                          reproducer=reproducer(impl, case, "upstream") if not verdicts.passes(f.verdict) else ""))
+    return out
+
+
+FIXED = ("special_values", "upstream")  # properties judged on fixed inputs, one Result each, not by search
+
+
+def fixed(impl: Impl, dtype: str, prop: str, env: dict | None = None, conventions: str | None = None
+          ) -> list[Result]:
+    """The Results of a fixed-input property (one of FIXED)."""
+    if prop == "special_values":
+        return special_values(impl, dtype, env, conventions)
+    return upstream(impl, dtype, env)
+
+
 def _seeded(test, seed: int):
     from hypothesis import seed as hseed
 

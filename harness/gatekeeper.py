@@ -39,10 +39,12 @@ class Conformance:
 
             return self.gate(quarantine_result(self.h, impl, dtype, prop, q["crashes"], self.env(impl)))
         self.unavailable(impl, dtype, prop)
-        if prop == "special_values":
-            from .conformance import special_values
+        from .conformance import FIXED
 
-            results = special_values(impl, dtype, self.env(impl), self.h.conventions)
+        if prop in FIXED:  # fixed inputs: one Result each, the last gated
+            from .conformance import fixed
+
+            results = fixed(impl, dtype, prop, self.env(impl), self.h.conventions)
             for r in results[:-1]:
                 self._write_or_known(r)
             return self.gate(results[-1], others=results[:-1])

@@ -70,7 +70,7 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
     warnings.simplefilter("ignore", RuntimeWarning)  # numpy noise; verdicts say what went wrong
     fault = open(fault_path, "w")  # noqa: SIM115 (open for the process's life)
     faulthandler.enable(fault, all_threads=False)
-    from .conformance import explore, special_values
+    from .conformance import FIXED, explore, fixed
     from .targets import target_impl
 
     try:
@@ -92,8 +92,8 @@ def _child(conn, target, function, opts, fault_path, parent) -> None:
             return
         dtype, prop = task
         try:
-            if prop == "special_values":
-                res = special_values(impl, dtype, env, opts.get("conventions"))
+            if prop in FIXED:
+                res = fixed(impl, dtype, prop, env, opts.get("conventions"))
             else:
                 res = [explore(impl, dtype, prop, budget=opts["budget"], max_examples=opts["max_examples"],
                                seed=opts["seed"], env=env, database=opts.get("database", False))]

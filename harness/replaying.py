@@ -65,5 +65,9 @@ def replay(case_or_json, impl_id: str | None = None, prop: str | None = None, fu
         name = case.regime.split(":", 1)[1]
         values = case.logits.astype(float).reshape(-1).tolist()
         return Replayed([check_class(impl, case.dtype, name, values)[0]])
+    if prop == "upstream" and case.regime.startswith("upstream:"):
+        from .upstream_corpus import check_case as check_upstream
+
+        return Replayed([check_upstream(impl, case)])
     found: list[Finding] = check_case(impl, case, [prop] if prop else None)
     return Replayed(found)

@@ -326,6 +326,31 @@ class Plot:
     histogram: Histogram
 
 
+# ---------------------------------------------------------------- upstream regressions
+
+@dataclass
+class UpstreamCell:
+    short: str  # the convention's letter, or the ulps
+    verdict: str
+    title: str
+    shade: str = ""
+
+
+@dataclass
+class UpstreamRow:
+    tag: str
+    title: str
+    url: str
+    cells: list  # UpstreamCell | None per implementation
+
+
+@dataclass
+class UpstreamTable:
+    function: str
+    impls: list  # SpecialImpl
+    rows: list[UpstreamRow]
+
+
 # ---------------------------------------------------------------- upstream rules
 
 @dataclass
@@ -382,3 +407,4 @@ class Report:
     triage: object = None  # reports.sections.triage.Triage: the first screen
     sweeps: list = field(default_factory=list)  # reports.sweeps.SweepView: the newest exhaustive sweeps found
     rules: Rules = field(default_factory=lambda: Rules([]))  # what the upstream tolerance rules would have said
+    upstream: list = field(default_factory=list)  # UpstreamTable per function: the upstream-regression corpus

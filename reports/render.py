@@ -40,6 +40,7 @@ from .sections.rules import rules_section
 from .sections.special import special_section
 from .sections.summary import summary_line, summary_section
 from .sections.triage import triage_section
+from .sections.upstream import upstream_section
 from .sweeps import find, read, sweep_section
 
 
@@ -61,6 +62,7 @@ def build(sets: list[ResultSet], max_failures: int = MAX_FAILURES, baseline: str
         failures=failures,
         plots=plots_section(g.rows),
         rules=rules_section(g.rows),
+        upstream=upstream_section(g.rows),
         triage=triage_section(sets, g.results, failures, baseline),
     )
     report.summary_line = summary_line(report)

@@ -134,7 +134,7 @@ def long_rows(rows: int = 64, n: int = 131072) -> dict:
     parts = {"oracle": round(time.perf_counter() - t0, 2)}
     verdicts = {}
     for name, prop in PROPERTIES.items():
-        if prop.applies(impl.function) and name != "special_values":
+        if prop.applies(impl.function) and name not in ("special_values", "upstream"):  # fixed inputs
             t = time.perf_counter()
             verdicts[name] = prop.fn(impl, case).verdict
             parts[name] = round(time.perf_counter() - t, 2)

@@ -99,12 +99,13 @@ def _tasks(function: str, dtypes: list[str]) -> list[tuple[str, str]]:
 def _rank(r: Result) -> tuple:
     """Headline order: numerical defects (out-of-bound, wrong-special) first,
     then the rest in verdicts.HEADLINE order; within a kind, a failure on
-    searched input before a special-value class, then the larger error."""
+    searched input before a fixed one (a special-value class, an upstream
+    case), then the larger error."""
     from .. import verdicts
 
     v = r.verdict
     numerical = v in ("wrong-special", "out-of-bound")
-    searched = not r.regime.startswith("special:")
+    searched = not r.regime.startswith(("special:", "upstream:"))
     kind = -verdicts.HEADLINE.index(v) if v in verdicts.HEADLINE else -99
     return (numerical, searched, kind, r.max_ulp or 0)
 
@@ -162,6 +163,14 @@ def _check(args) -> int:
             if not bad:
                 line(True, rs[0].dtype, "special_values", verdicts.worst(r.verdict for r in rs),
                      f"{len(rs)} input classes, each following a convention")
+            return
+        if rs and rs[0].property == "upstream" and len(rs) > 1:  # the corpus: failures one by one, else one line
+            bad = [r for r in rs if not verdicts.passes(r.verdict)]
+            for r in bad:
+                line(False, r.dtype, "upstream", r.verdict, f"{r.regime}: {r.message}")
+            if not bad:
+                line(True, rs[0].dtype, "upstream", verdicts.worst(r.verdict for r in rs),
+                     f"{len(rs)} upstream-regression cases ({', '.join(r.regime[9:] for r in rs)})")
             return
         for r in rs:
             line(verdicts.passes(r.verdict), r.dtype, r.property, r.verdict, r.message)

@@ -10,6 +10,7 @@ from oracles import format_of
 from .. import policy_local, verdicts
 from ..judging import checked, signed_errors, spread
 from ..records import Case, Finding, Impl
+from ..upstream_corpus import FUNCTIONS as CORPUS_FUNCTIONS
 from . import register
 
 
@@ -114,3 +115,18 @@ def special_values_prop(impl: Impl, case: Case) -> Finding:
         if worst is None or verdicts.rank(f.verdict) > verdicts.rank(worst.verdict):
             worst = f
     return worst or Finding("special_values", "unsupported", message=f"no special-value class for {impl.function}")
+
+
+@register("upstream", CORPUS_FUNCTIONS)
+def upstream_prop(impl: Impl, case: Case) -> Finding:
+    """The worst verdict over the upstream-regression corpus in the case's
+    dtype (harness.upstream_corpus); the suite runs and records the cases one
+    by one (conformance.upstream)."""
+    from ..upstream_corpus import cases_for, check_case
+
+    worst: Finding | None = None
+    for c in cases_for(impl, case.dtype):
+        f = check_case(impl, c)
+        if worst is None or verdicts.rank(f.verdict) > verdicts.rank(worst.verdict):
+            worst = f
+    return worst or Finding("upstream", "unsupported", message=f"no upstream case for {impl.function} in {case.dtype}")

@@ -10,7 +10,7 @@ from zoo import CONTROLS, MEMBERS, flags
 from harness import verdicts
 from harness.cli import build_parser
 from harness.commands.check import _tasks
-from harness.conformance import explore, special_values
+from harness.conformance import FIXED, explore, fixed
 from harness.dtypes import DTYPES
 from harness.properties import PROPERTIES, applies
 from harness.registry import get
@@ -51,8 +51,8 @@ def test_default_check_catches_member(member, seed):
     # check runs every task; the member's own (property, dtype) cells first only to stop sooner
     tasks.sort(key=lambda t: (t[1] not in member.expect or t[0] not in member.dtypes_for(t[1]),))
     for dtype, prop in tasks:
-        if prop == "special_values":
-            results = special_values(member.impl, dtype)
+        if prop in FIXED:
+            results = fixed(member.impl, dtype, prop)
         else:
             results = [explore(member.impl, dtype, prop, budget=budget, seed=seed)]
         if any(not verdicts.passes(r.verdict) for r in results):

@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.commands.check import _tasks
+from harness.records import Impl
+from harness.upstream_corpus import cases_for
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXDIR = ROOT / "tests" / "self" / "fixtures"
 FIX = "tests/self/fixtures/user_kernels.py"
@@ -55,7 +59,7 @@ def test_correct_function_is_conformant(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.rstrip().endswith("verdict: CONFORMANT")
     props = {"accuracy", "contract", "sum_to_one", "stability", "shift_invariance", "permutation",
-             "monotonicity", "special_values"}
+             "monotonicity", "special_values", "upstream"}
     shown = {(w[1], w[2]) for w in verdict_lines(r.stdout)}
     assert shown == {(d, p) for d in ("float32", "float16") for p in props}  # one line per property x dtype
     got = rows(out)
@@ -101,7 +105,8 @@ def test_crash_is_a_verdict_and_the_harness_survives(fn, tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
     got = rows(out)
-    assert len(got) == 8 and {row["verdict"] for row in got} == {"crash"}  # every task, each by a fresh child
+    # every task, each by a fresh child (a crashed fixed-input task is one result)
+    assert len(got) == len(_tasks("softmax", ["float32"])) and {row["verdict"] for row in got} == {"crash"}
     sig = "SIGABRT" if fn == "aborts" else "SIGSEGV"
     assert all(sig in row["message"] and "user_kernels.py:" in row["message"] and fn in row["message"]
                for row in got), got[0]["message"]
@@ -117,7 +122,9 @@ def test_crash_on_some_inputs_records_that_input(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     got = rows(out)
     crashed = [row for row in got if row["verdict"] == "crash"]
-    assert crashed and len(got) == 8
+    # one row per task, the upstream corpus's one per float16 softmax case (none holds a NaN: no crash there)
+    corpus = len(cases_for(Impl("x", "user", "softmax", lambda c: c.logits), "float16"))
+    assert crashed and len(got) == len(_tasks("softmax", ["float16"])) - 1 + corpus
     for row in crashed:
         assert np.isnan(logits(row).astype(np.float64)).any(), row["case"]
     assert "(flat index: " in r.stdout and "nan at" in r.stdout

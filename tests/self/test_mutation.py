@@ -20,7 +20,10 @@ from harness.records import Finding
 # flags a non-finite output where the exact one is finite (accuracy: a
 # special-value mismatch) or a zero beyond the bounded budget (accuracy:
 # out-of-bound).  It stays for what its verdict names.
-IMPLIED = {"stability": "implied by accuracy: every stability failure is an accuracy failure on the same case"}
+IMPLIED = {"stability": "implied by accuracy: every stability failure is an accuracy failure on the same case",
+           # The corpus names upstream reports on fixed inputs, judged by the same oracle and convention rules
+           # as accuracy and special_values on generated ones; its own planted bugs are in test_upstream_corpus.
+           "upstream": "a named, readable subset: the generated regimes and special-value classes reach its defects"}
 
 
 def escapes(member) -> str | None:

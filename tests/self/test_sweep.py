@@ -207,4 +207,4 @@ def test_main_report_picks_up_sweeps(tmp_path):
     path, model = render_with_model([fx["root"]], tmp_path / "index.html")
     assert [(s.impl, s.dtype, s.verdict) for s in model.sweeps] == [("numpy.stable_sigmoid", "float16", "faithful")]
     html = path.read_text()
-    assert 'id="sweeps"' in html and "9 Exhaustive sweeps" in html
+    assert 'id="sweeps"' in html and "10 Exhaustive sweeps" in html

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import verdicts
-from harness.conformance import explore, special_values
+from harness.conformance import FIXED, explore, fixed
 from harness.impls import moved, unmove
 from harness.impls.numpy_impls import (
     masked_softmax,
@@ -342,7 +342,7 @@ def flags(impl: Impl, dtype: str, prop: str) -> str | None:
     """What ``prop`` says against ``impl`` in ``dtype`` within the ci budget
     (None: it passes); special values through their fixed classes, as the
     suite runs them."""
-    results = special_values(impl, dtype) if prop == "special_values" else [explore(impl, dtype, prop, budget="ci")]
+    results = fixed(impl, dtype, prop) if prop in FIXED else [explore(impl, dtype, prop, budget="ci")]
     bad = [r for r in results if not verdicts.passes(r.verdict)]
     return f"{bad[0].verdict}: {bad[0].message[:200]}" if bad else None
 
