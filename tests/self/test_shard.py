@@ -23,8 +23,11 @@ SUITE = ROOT / "harness" / "suite" / "test_properties.py"
 sys.path.insert(0, str(ROOT / "tools"))
 import compare_results  # noqa: E402  (a script, not a package)
 
-# Two implementations, one conforming and one not, so verdicts differ across tests (16 tests).
+from harness.properties import PROPERTIES  # noqa: E402
+
+# Two implementations, one conforming and one not, so verdicts differ across tests (one per softmax property).
 IMPLS = "numpy.stable_softmax,seed.numpy_naive_softmax"
+TESTS = 2 * sum(p.applies("softmax") for p in PROPERTIES.values())  # float32 only
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"}
 for _k in ("SOFTMAX_HARNESS_IMPLS", "SOFTMAX_HARNESS_BUDGET", "SOFTMAX_HARNESS_PROFILE"):
     ENV.pop(_k, None)
@@ -91,7 +94,7 @@ def _record(merged: Path) -> dict:
 
 def test_merged_shards_equal_the_unsharded_run(runs):
     full = verdicts(runs / "full")
-    assert len({k[:3] for k in full}) == 16 and len(set(full.values())) > 2, full  # enough to tell runs apart
+    assert len({k[:3] for k in full}) == TESTS and len(set(full.values())) > 2, full  # enough to tell runs apart
     golden = compare_results.load(runs / "full")
     for n, inputs in ((2, [runs / "two" / "results"]), (3, [runs / f"three-{k}" for k in (1, 2, 3)])):
         merged = runs / f"merged-{n}"
@@ -99,7 +102,7 @@ def test_merged_shards_equal_the_unsharded_run(runs):
         assert f"shards {', '.join(f'{k}/{n}' for k in range(1, n + 1))} of {n} merged as one run" in r.stdout
         rec = _record(merged)
         assert rec.get("finished") and "incomplete" not in rec and "shard" not in rec, rec
-        assert rec["collected"] == rec["reported"] == 16 and rec["shard_count"] == n, rec
+        assert rec["collected"] == rec["reported"] == TESTS and rec["shard_count"] == n, rec
         assert verdicts(merged) == full  # verdict for verdict
         assert compare_results.differences(golden, compare_results.load(merged), set()) == []  # and every field
         assert load(merged)[0].finished
@@ -113,7 +116,7 @@ def test_each_shard_alone_is_not_the_whole_run_and_the_shards_are_disjoint(runs)
         assert rs.env["shard"] == f"{k}/3" and rs.env["finished"] and not rs.finished, rs.env
         assert any("not the whole run" in p for p in rs.problems), rs.problems
         seen.append({(r.impl, r.property, r.dtype) for r in rs.results})
-        assert rs.env["collected"] == rs.env["shard_tests"] == len(seen[-1]) and rs.env["selection_tests"] == 16
+        assert rs.env["collected"] == rs.env["shard_tests"] == len(seen[-1]) and rs.env["selection_tests"] == TESTS
     assert set().union(*seen) == full and sum(map(len, seen)) == len(full)  # each key in exactly one shard
     assert max(map(len, seen)) - min(map(len, seen)) <= 1
 
