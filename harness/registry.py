@@ -23,11 +23,13 @@ BUILTIN = (
     "harness.impls.torch_impls",
     "harness.impls.torch_compiled",
     "harness.impls.attention",
+    "harness.impls.attention_causal",
     "harness.impls.tf_impls",
     "harness.impls.tf_sampled",
     "harness.impls.keras_impls",
     "harness.impls.jax_impls",
     "harness.impls.numba_impls",
+    "harness.impls.triton_softmax",
     "harness.impls.cupy_impls",
 )
 ENTRY_POINT_GROUP = "softmax_harness.implementations"

@@ -12,8 +12,8 @@ Masks go in as booleans (True = attend) or, in the ``mask=additive`` modes,
 as the additive bias 0 / -inf that model code builds: the kernels take
 different paths for the two (torch's safe softmax, jax's where= against a bias
 add), and a fully masked row comes out differently (zeros against NaN in jax).
-Causal masks are among the drawn boolean patterns; ``is_causal`` itself only
-takes the one lower-triangular pattern, so it is not a mode here.
+Causal masks are among the drawn boolean patterns; the kernels' own
+``is_causal`` path is the ``mask=causal`` mode (attention_causal.py).
 """
 
 from __future__ import annotations

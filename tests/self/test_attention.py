@@ -17,7 +17,7 @@ from harness.registry import all_impls
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
 SDPA = [i for i in all_impls() if i.id.startswith("torch.nn.functional.scaled_dot_product_attention")
-        and i.device == "cpu"]
+        and i.device == "cpu" and "mask=causal" not in i.id]
 
 
 def _case(logits, mask, axis=-1) -> Case:
@@ -52,8 +52,9 @@ def test_unsupported_cases_say_why():
     assert impl.supports(_case(np.zeros(MAX_N, np.float32), np.ones(MAX_N))) is None
 
 
-ALL = SDPA + [i for i in all_impls() if i.id.startswith("jax.nn.dot_product_attention") and i.device == "cpu"
-              and i.availability()[0]]
+CAUSAL = [i for i in all_impls() if "mask=causal" in i.id and i.device == "cpu" and i.availability()[0]]
+ALL = SDPA + CAUSAL + [i for i in all_impls() if i.id.startswith("jax.nn.dot_product_attention")
+                       and i.device == "cpu" and i.availability()[0] and "mask=causal" not in i.id]
 
 
 @pytest.mark.parametrize("impl", ALL, ids=lambda i: i.id)
@@ -75,7 +76,7 @@ def test_length_one_axis_on_a_middle_axis(impl):
     assert oc.error is None and (oc.output == 1).all()
 
 
-JAX = [i for i in ALL if i.id.startswith("jax.")]
+JAX = [i for i in ALL if i.id.startswith("jax.") and "mask=causal" not in i.id]
 
 
 @pytest.mark.parametrize("impl", JAX, ids=lambda i: i.id)
@@ -110,3 +111,46 @@ def test_keras_mha_scores_are_the_masked_softmax(impl):
     assert f.verdict in ("exact", "faithful", "good"), f.message
     assert "overflow" in impl.supports(_case(np.full(5, 3e38, np.float32), np.ones(5)))
     assert "> 256" in impl.supports(_case(np.zeros(257, np.float32), np.ones(257)))
+
+
+@pytest.mark.parametrize("impl", CAUSAL, ids=lambda i: i.id)
+def test_causal_weights_are_the_masked_softmax(impl):
+    """is_causal with each slice permuted kept-first into query row k - 1: the weights, on a
+    middle axis, with slices of equal k sharing no batch element."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 4, (4, 6, 5)).astype(np.float32)
+    mask = rng.random(x.shape) < 0.5
+    mask[:, 2, :] = True  # every slice keeps one; several slices keep the same number
+    c = _case(x, mask, axis=1)
+    oc = invoke(impl, c)
+    f = accuracy(impl, c, oc.output)
+    assert f.verdict in ("exact", "faithful", "good"), f.message
+    assert (oc.output[~mask] == 0).all()
+
+
+@pytest.mark.parametrize("impl", CAUSAL, ids=lambda i: i.id)
+def test_causal_wrong_query_row_would_fail(impl, monkeypatch):
+    """The construction can fail: with each slice one query row too far (k kept logits and
+    one masked one in the window), the masked position gets weight and accuracy fails."""
+    from harness.impls import attention_causal as ac
+
+    layout = ac._layout
+    monkeypatch.setattr(ac, "_layout", lambda keep: (lambda o, r, s, n: (o, np.minimum(r + 1, keep.shape[1] - 1),
+                                                                           s, n))(*layout(keep)))
+    x = np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)
+    c = _case(x, [[True, False, True, False]])
+    assert accuracy(impl, c, invoke(impl, c).output).verdict == "out-of-bound"
+
+
+def test_causal_layout_and_what_it_cannot_express():
+    from harness.impls.attention_causal import MAX_ELEMENTS, _layout, _supports
+
+    keep = np.array([[True, False, True], [False, True, False], [True, True, False], [False, False, True]])
+    order, row, slot, slots = _layout(keep)
+    assert order[0].tolist() == [0, 2, 1] and row.tolist() == [1, 0, 1, 0]
+    assert slots == 2 and len({(s, r) for s, r in zip(slot, row)}) == 4  # one query row per slice
+    assert "fully masked" in _supports(_case(np.zeros((2, 3), np.float32), [[True, False, False], [False] * 3]))
+    n = 1024
+    many = _case(np.zeros((MAX_ELEMENTS // n**2 + 1, n), np.float32), np.ones((MAX_ELEMENTS // n**2 + 1, n)))
+    assert "elements" in _supports(many)
+    assert _supports(_case(np.zeros((MAX_ELEMENTS // n**2, n), np.float32), np.ones((MAX_ELEMENTS // n**2, n)))) is None
