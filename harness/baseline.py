@@ -35,6 +35,7 @@ FAMILY_PACKAGES = {
     "scipy": ("scipy",), "torch": ("torch",), "tensorflow": ("tensorflow-cpu", "tensorflow"),
     "keras": ("keras", "tensorflow-cpu", "tensorflow", "torch", "jax", "jaxlib"),
     "jax": ("jax", "jaxlib"), "numba": ("numba", "llvmlite"), "cupy": ("cupy-cuda12x", "cupy-cuda13x"),
+    "triton": ("triton", "torch"),
     "numpy": (), "zoo": (),
 }  # other families (seed, user): every recorded package
 

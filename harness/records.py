@@ -24,7 +24,7 @@ from .dtypes import DTYPES
 SCHEMA_VERSION = 1
 
 FUNCTIONS = ORACLE_FUNCTIONS  # the oracle defines every function the harness judges
-FAMILIES = ("seed", "numpy", "scipy", "torch", "tensorflow", "keras", "jax", "numba", "cupy", "user", "zoo")
+FAMILIES = ("seed", "numpy", "scipy", "torch", "tensorflow", "keras", "jax", "numba", "triton", "cupy", "user", "zoo")
 
 
 @dataclass
