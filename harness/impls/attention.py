@@ -3,10 +3,13 @@
 The exact construction (issue 16): Q = the logits, one query row per slice
 (L x n), K = V = I_n and scale = 1.  Then Q Kᵀ is the logits exactly (each
 element is q_k * 1 plus zeros) and the output softmax(Q Kᵀ + mask) V is the
-softmax weights themselves, so any error is the attention kernel's.  Two
-limits follow from the construction, each reported as ``unsupported``: a
-non-finite logit would form inf * 0 = NaN in Q Kᵀ before the softmax, and an
-axis longer than MAX_N would need an n x n identity.
+softmax weights themselves, so any error is the attention kernel's.  A
+non-finite logit in Q would form inf * 0 = NaN in Q Kᵀ, so such a case goes
+through one K per slice instead (``_per_slice``): the kernel then meets +inf,
+-inf and NaN, masked-out ones included, exactly as they are.  Its output is
+P V with V = I, so a NaN weight makes the whole output row NaN, as attention
+returns it.  An axis longer than MAX_N (or, non-finite, more than
+MAX_PER_SLICE elements of K) is ``unsupported``.
 
 Masks go in as booleans (True = attend) or, in the ``mask=additive`` modes,
 as the additive bias 0 / -inf that model code builds: the kernels take
@@ -29,9 +32,11 @@ from .jax_impls import _gpu_probe
 from .torch_impls import _cuda_probe, _in, _out
 
 MAX_N = 2048  # K = V = I_n: n² elements (16 MiB in float32 at 2048)
+MAX_PER_SLICE = 2**22  # one K per slice for non-finite logits: slices x n² elements
 
 
 def _supports(c: Case) -> str | None:
+    """Finite logits only (the shared K = I construction)."""
     if c.mask is None:
         return "needs a mask"
     n = c.logits.shape[c.norm_axis] if c.logits.ndim else 1
@@ -40,6 +45,30 @@ def _supports(c: Case) -> str | None:
     if not np.isfinite(c.logits).all():
         return "non-finite logits: Q·Kᵀ with K = I would form inf·0 before the softmax"
     return None
+
+
+def _supports_any(c: Case) -> str | None:
+    """Non-finite logits too, through one K per slice (``_per_slice``)."""
+    why = _supports(c)
+    if why is None or not why.startswith("non-finite"):
+        return why
+    rows, n = _rows(c)[0].shape
+    if rows * n * n > MAX_PER_SLICE:
+        return f"non-finite logits need one n x n K per slice: {rows} x {n} x {n} > {MAX_PER_SLICE} elements"
+    return None
+
+
+def _per_slice(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-finite logits, exactly: Q holds 1 where a logit is non-finite and
+    each slice's K is diag(1 or that logit), so score j = q_j · K_jj plus
+    finite q_m times 0 for m ≠ j, never inf·0.  A masked-out NaN or inf then
+    reaches the kernel's masking as it is (upstream pytorch#101967)."""
+    fin = np.isfinite(x)
+    one = np.ones((), x.dtype)
+    k = np.zeros(x.shape + x.shape[-1:], x.dtype)
+    i = np.arange(x.shape[-1])
+    k[:, i, i] = np.where(fin, one, x)
+    return np.where(fin, x, one).astype(x.dtype), k
 
 
 def _rows(c: Case) -> tuple[np.ndarray, np.ndarray]:
@@ -69,14 +98,20 @@ def _sdpa(backend: str, dev: str, additive: bool = False):
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
         x, mask = _rows(c)
-        q = _in(x, dev)[None, None]
-        eye = torch.eye(x.shape[1], device=dev).to(q.dtype)[None, None]
-        keep = torch.tensor(mask, device=dev)[None, None]
+        if np.isfinite(x).all():  # (1, 1, L, n) against one K = V = I
+            q = _in(x, dev)[None, None]
+            eye = torch.eye(x.shape[1], device=dev).to(q.dtype)[None, None]
+            k, keep = eye, torch.tensor(mask, device=dev)[None, None]
+        else:  # (slices, 1, 1, n) against a K per slice, V = I
+            qx, kx = _per_slice(x)
+            q, k = _in(qx, dev)[:, None, None], _in(kx, dev)[:, None]
+            eye = torch.eye(x.shape[1], device=dev).to(q.dtype).expand(k.shape)
+            keep = torch.tensor(mask, device=dev)[:, None, None]
         if additive:
             keep = torch.zeros((), dtype=q.dtype, device=dev).masked_fill(~keep, float("-inf"))
         with sdpa_kernel([getattr(SDPBackend, backend)]):
-            y = F.scaled_dot_product_attention(q, eye, eye, attn_mask=keep, scale=1.0)
-        return _back(_out(y[0, 0]), c)
+            y = F.scaled_dot_product_attention(q, k, eye, attn_mask=keep, scale=1.0)
+        return _back(_out(y.reshape(x.shape)), c)
 
     return call
 
@@ -93,6 +128,22 @@ def _jax_attention(additive: bool):
     return jax.jit(lambda q, k, m: jax.nn.dot_product_attention(q, k, k, mask=m, scale=1.0))
 
 
+@cache
+def _jax_per_slice(additive: bool):
+    import jax
+    import jax.numpy as jnp
+
+    # as _jax_attention, with V = I apart from K (one K per slice)
+    def f(q, k, m):
+        v = jnp.broadcast_to(jnp.eye(k.shape[1], dtype=q.dtype)[None, :, None, :], k.shape)
+        if additive:
+            return jax.nn.dot_product_attention(
+                q, k, v, bias=jnp.where(m, jnp.zeros((), q.dtype), jnp.array(-jnp.inf, q.dtype)), scale=1.0)
+        return jax.nn.dot_product_attention(q, k, v, mask=m, scale=1.0)
+
+    return jax.jit(f)
+
+
 def _jax(dev: str, additive: bool = False):
     """jax.nn.dot_product_attention, (batch, length, heads, head dim) = (1, L, 1, n)."""
     def call(c: Case) -> np.ndarray:
@@ -101,6 +152,11 @@ def _jax(dev: str, additive: bool = False):
 
         d = jax.devices(dev)[0]
         x, mask = _rows(c)
+        if not np.isfinite(x).all():  # (slices, 1, 1, n) against a K per slice
+            qx, kx = _per_slice(x)
+            q, k = jax.device_put(qx[:, None, None, :], d), jax.device_put(kx[:, :, None, :], d)
+            y = _jax_per_slice(additive)(q, k, jax.device_put(mask[:, None, None, :], d))
+            return _back(np.asarray(y).reshape(x.shape), c)
         q = jax.device_put(x[None, :, None, :], d)
         eye = jax.device_put(jnp.eye(x.shape[1], dtype=q.dtype)[None, :, None, :], d)
         keep = jax.device_put(mask[None, None], d)
@@ -118,7 +174,7 @@ def impls() -> list[Impl]:
             out.append(Impl(
                 f"jax.nn.dot_product_attention[{'mask=additive,' if additive else ''}x64={mode}{suffix}]", "jax",
                 "masked_softmax", _jax(dev, additive), device="cpu" if dev == "cpu" else "cuda", requires=("jax",),
-                probe=None if dev == "cpu" else _gpu_probe, supports=_supports,
+                probe=None if dev == "cpu" else _gpu_probe, supports=_supports_any,
                 # a -inf bias on every position of a row is softmax over all -inf: NaN, the ieee convention
                 profile="ieee" if additive else "masked",
                 notes="Q = logits, K = V = I, scale 1, " +
@@ -132,7 +188,7 @@ def impls() -> list[Impl]:
                 f"torch.nn.functional.scaled_dot_product_attention[backend={name},"
                 f"{'mask=additive,' if additive else ''}{dev}]", "torch",
                 "masked_softmax", _sdpa(backend, dev, additive), device=dev, requires=("torch",),
-                probe=_cuda_probe if dev == "cuda" else None, supports=_supports, profile="masked",
+                probe=_cuda_probe if dev == "cuda" else None, supports=_supports_any, profile="masked",
                 notes=f"SDPA ({backend}) with Q = logits, K = V = I, scale 1, " +
                       ("a float mask 0 / -inf" if additive else "boolean mask") +
                       ": the attention weights; a fully masked row gives zeros (torch's safe softmax)"))

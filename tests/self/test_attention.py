@@ -45,8 +45,15 @@ def test_fully_masked_row_gives_zeros(impl):
 
 
 def test_unsupported_cases_say_why():
+    from harness.impls.attention import MAX_PER_SLICE
+
     impl = SDPA[0]
-    assert "inf" in impl.supports(_case([0.0, np.inf], [True, True]))
+    assert impl.supports(_case([0.0, np.inf], [True, True])) is None  # one K per slice
+    rows = MAX_PER_SLICE // 64**2 + 1
+    big = np.zeros((rows, 64), np.float32)
+    big[0, 0] = np.nan
+    assert "per slice" in impl.supports(_case(big, np.ones(big.shape)))
+    assert impl.supports(_case(big[:-1], np.ones(big[:-1].shape))) is None
     assert "n²" in impl.supports(_case(np.zeros(MAX_N + 1, np.float32), np.ones(MAX_N + 1)))
     assert impl.supports(Case(np.zeros(3, np.float32), axis=-1)) == "needs a mask"
     assert impl.supports(_case(np.zeros(MAX_N, np.float32), np.ones(MAX_N))) is None
@@ -154,3 +161,30 @@ def test_causal_layout_and_what_it_cannot_express():
     many = _case(np.zeros((MAX_ELEMENTS // n**2 + 1, n), np.float32), np.ones((MAX_ELEMENTS // n**2 + 1, n)))
     assert "elements" in _supports(many)
     assert _supports(_case(np.zeros((MAX_ELEMENTS // n**2, n), np.float32), np.ones((MAX_ELEMENTS // n**2, n)))) is None
+
+
+NONFINITE = SDPA + [i for i in all_impls() if i.id.startswith("jax.nn.dot_product_attention") and i.device == "cpu"
+                    and i.availability()[0] and "mask=causal" not in i.id]
+
+
+@pytest.mark.parametrize("impl", NONFINITE, ids=lambda i: i.id)
+def test_non_finite_logits_reach_the_kernel_exactly(impl):
+    """One K per slice carries +inf, -inf and NaN into the scores exactly: a masked-out
+    -inf leaves the kept weights exact (a shared K = I would make every score NaN)."""
+    x = np.array([[-np.inf, 2.0, 1.0], [0.5, -1.0, 4.0]], np.float32)
+    c = _case(x, [[False, True, True], [True, True, True]])
+    out = invoke(impl, c).output
+    assert out[0, 0] == 0
+    assert accuracy(impl, c, out).verdict in ("exact", "faithful", "good")
+
+
+@pytest.mark.parametrize("impl", NONFINITE, ids=lambda i: i.id)
+def test_masked_out_nan_is_recorded_as_the_kernel_gives_it(impl):
+    """pytorch#101967: a NaN at a masked-out position.  jax's boolean mask selects it
+    away; torch's SDPA adds the mask as a -inf bias, NaN + -inf = NaN, and the row is NaN."""
+    x = np.array([[1.0, np.nan, 2.0]], np.float32)
+    out = invoke(impl, _case(x, [[True, False, True]])).output
+    if impl.id.startswith("jax.") and "mask=additive" not in impl.id:
+        assert out[0, 1] == 0 and abs(out[0].sum() - 1) < 1e-6
+    else:
+        assert np.isnan(out).all()
