@@ -35,22 +35,28 @@ MAX_N = 2048  # K = V = I_n: n² elements (16 MiB in float32 at 2048)
 MAX_PER_SLICE = 2**22  # one K per slice for non-finite logits: slices x n² elements
 
 
-def _supports(c: Case) -> str | None:
-    """Finite logits only (the shared K = I construction)."""
+def _limits(c: Case) -> str | None:
+    """What every form of the construction needs: a mask and an axis of at most MAX_N."""
     if c.mask is None:
         return "needs a mask"
     n = c.logits.shape[c.norm_axis] if c.logits.ndim else 1
     if n > MAX_N:
         return f"axis of {n} > {MAX_N}: K = V = I_n would take n² elements"
-    if not np.isfinite(c.logits).all():
-        return "non-finite logits: Q·Kᵀ with K = I would form inf·0 before the softmax"
     return None
+
+
+def _supports(c: Case) -> str | None:
+    """Finite logits only (the shared K = I construction)."""
+    why = _limits(c)
+    if why is None and not np.isfinite(c.logits).all():
+        return "non-finite logits: Q·Kᵀ with K = I would form inf·0 before the softmax"
+    return why
 
 
 def _supports_any(c: Case) -> str | None:
     """Non-finite logits too, through one K per slice (``_per_slice``)."""
-    why = _supports(c)
-    if why is None or not why.startswith("non-finite"):
+    why = _limits(c)
+    if why is not None or np.isfinite(c.logits).all():
         return why
     rows, n = _rows(c)[0].shape
     if rows * n * n > MAX_PER_SLICE:
