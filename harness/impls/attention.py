@@ -27,7 +27,7 @@ import numpy as np
 
 from ..modes import x64_mode
 from ..records import Case, Impl
-from . import moved, unmove
+from . import as_rows, from_rows
 from .jax_impls import _gpu_probe
 from .torch_impls import _cuda_probe, _in, _out
 
@@ -78,21 +78,11 @@ def _per_slice(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rows(c: Case) -> tuple[np.ndarray, np.ndarray]:
-    """The logits and the mask as (rows, n), the case's axis last; a 0-d case is one row of one."""
-    if c.logits.ndim == 0:
-        return np.array(c.logits.reshape(1, 1)), np.array(c.mask).reshape(1, 1)
-    x, keep = moved(c), np.moveaxis(c.mask, c.norm_axis, -1)
-    rows = int(np.prod(x.shape[:-1]))  # not -1: an empty axis (n = 0) leaves -1 undetermined
-    # a fresh C-order copy: canonical strides even on length-1 axes (torch's CPU flash kernel rejects
-    # a last axis of length 1 whose stride is not 1, though torch calls such a tensor contiguous)
-    return np.array(x.reshape(rows, x.shape[-1]), order="C"), np.array(keep.reshape(rows, x.shape[-1]), order="C")
+    """The logits and the mask as (rows, n), the case's axis last."""
+    return as_rows(c.logits, c), as_rows(c.mask, c)
 
 
-def _back(y: np.ndarray, c: Case) -> np.ndarray:
-    """(rows, n) back to the case's shape and axis."""
-    if c.logits.ndim == 0:
-        return y.reshape(())
-    return unmove(y.reshape(moved(c).shape), c)
+_back = from_rows
 
 
 def _sdpa(backend: str, dev: str, additive: bool = False):

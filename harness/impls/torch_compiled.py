@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 
 from ..records import Case, Impl
-from . import moved, unmove
+from . import as_rows, from_rows
 from .torch_impls import HALF_NOTE, _cuda_probe, _in, _out
 
 RECOMPILE_LIMIT = 64
@@ -56,10 +56,7 @@ def _compiled(op: str, dev: str):
 
 def _call(op: str, dev: str):
     def call(c: Case) -> np.ndarray:
-        x = moved(c) if c.logits.ndim else c.logits.reshape(1)
-        rows = int(np.prod(x.shape[:-1]))  # not -1: an empty axis leaves -1 undetermined
-        y = _out(_compiled(op, dev)(_in(np.array(x.reshape(rows, x.shape[-1]), order="C"), dev)))
-        return unmove(y.reshape(x.shape), c) if c.logits.ndim else y.reshape(())
+        return from_rows(_out(_compiled(op, dev)(_in(as_rows(c.logits, c), dev))), c)
 
     return call
 

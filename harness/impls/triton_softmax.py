@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 
 from ..records import Case, Impl
-from . import moved, unmove
+from . import as_rows, from_rows
 from .torch_impls import _in, _out
 
 MAX_BLOCK = 2**16  # one row in one block of registers; past this the kernel would spill or not compile
@@ -60,14 +60,12 @@ def _call(c: Case) -> np.ndarray:
     import torch
     import triton
 
-    x = moved(c) if c.logits.ndim else c.logits.reshape(1)
-    rows, n = int(np.prod(x.shape[:-1])), x.shape[-1]
-    t = _in(np.array(x.reshape(rows, n), order="C"), "cuda")
+    t = _in(as_rows(c.logits, c), "cuda")
+    rows, n = t.shape
     y = torch.empty_like(t)
     if t.numel():  # an empty grid is no launch; the empty output has no values to compute
         _kernel()[(rows,)](y, t, n, n, BLOCK=triton.next_power_of_2(n))
-    out = _out(y).reshape(x.shape)
-    return unmove(out, c) if c.logits.ndim else out.reshape(())
+    return from_rows(_out(y), c)
 
 
 def impls() -> list[Impl]:
