@@ -58,11 +58,18 @@ def _masked(keras, x, c: Case, dt: str):
 
 # Seed 003: "model.add(Dense(3, activation='softmax'))", the output layer whose
 # softmax we test; an identity kernel and a zero bias make its input the logits.
-def _dense(keras, x, c: Case, dt: str):
-    k = c.logits.shape[-1]
+@cache
+def _dense_layer(keras, k: int, dt: str):
+    """One built layer per width and dtype: building one (its identity kernel, its
+    weights) cost more than calling it, and the weights never change."""
     layer = keras.layers.Dense(k, activation="softmax", kernel_initializer="identity",
                                bias_initializer="zeros", dtype=dt)
-    return layer(x)
+    layer.build((None, k))
+    return layer
+
+
+def _dense(keras, x, c: Case, dt: str):
+    return _dense_layer(keras, c.logits.shape[-1], dt)(x)
 
 
 def _cce(keras, x, c: Case, dt: str):

@@ -147,7 +147,7 @@ def impls() -> list[Impl]:
              notes="SparseTensor over the last dimension; the kernel has no bfloat16", **base),
         Impl(f"tf.GradientTape.batch_jacobian{m}", function="softmax_jacobian", fn=_run(_jacobian),
              dtypes=ALL_DTYPES, last_axis_only=True,
-             notes="tape.batch_jacobian(tf.nn.softmax(x), x) on (N, k)", **base),
+             notes="tape.batch_jacobian(tf.nn.softmax(x), x) on (N, k), in a tf.function", **base),
         Impl(f"tf.GradientTape.gradient{m}", function="softmax_vjp", fn=_run(_vjp),
              notes="tape.gradient(softmax(x), x, output_gradients=upstream)", **base),
     ]
