@@ -61,8 +61,10 @@ def _masked(keras, x, c: Case, dt: str):
 @cache
 def _dense_layer(keras, k: int, dt: str):
     """One built layer per width and dtype: building one (its identity kernel, its
-    weights) cost more than calling it, and the weights never change."""
-    layer = keras.layers.Dense(k, activation="softmax", kernel_initializer="identity",
+    weights) cost more than calling it, and the weights never change.  The kernel
+    comes from numpy (the same exact 0/1 values as "identity", whose jnp.eye JAX
+    compiles once per width)."""
+    layer = keras.layers.Dense(k, activation="softmax", kernel_initializer=_eye_initializer(keras),
                                bias_initializer="zeros", dtype=dt)
     layer.build((None, k))
     return layer
