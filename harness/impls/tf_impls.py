@@ -11,6 +11,7 @@ adapters, which check that the process really runs the mode in the id.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -70,7 +71,8 @@ def _sparse_softmax(tf, c: Case):
 
 def _flat_rows(c: Case):
     k = c.logits.shape[-1] if c.logits.ndim else 1
-    return c.logits.reshape(-1, k), c.logits.shape + (k,)
+    # math.prod, not -1: numpy cannot infer -1 beside an empty axis (k = 0)
+    return c.logits.reshape(math.prod(c.logits.shape[:-1]), k), c.logits.shape + (k,)
 
 
 @cache
