@@ -110,6 +110,11 @@ def _row_family(function: str, row, res: Resolved, out: _Out, base: int, fmt: Fo
     out.put(act, enc)
 
 
+def _as_rows_shape(a, x: np.ndarray, dtype) -> np.ndarray:
+    """A mask or upstream gradient of x's shape, reshaped as x is (a 0-d x is one row of 1)."""
+    return np.asarray(a, dtype=dtype).reshape(x.shape or (1,))
+
+
 def evaluate(
     function: str,
     x: np.ndarray,
@@ -151,7 +156,7 @@ def evaluate(
     lead = moved_shape[:-1]
     keep = None
     if mask is not None and function == "masked_softmax":
-        keep = np.moveaxis(np.asarray(mask, dtype=bool), axis, -1).reshape(len(rows), n)
+        keep = np.moveaxis(_as_rows_shape(mask, x, bool), axis, -1).reshape(len(rows), n)
     if function in ("logsumexp", "cross_entropy"):
         return _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt)
     if function == "softmax_jacobian":
@@ -160,7 +165,7 @@ def evaluate(
     if function == "softmax_vjp":
         if upstream is None:
             raise ValueError("softmax_vjp needs an upstream gradient")
-        g = np.moveaxis(np.asarray(upstream, dtype=np.float64), axis, -1).reshape(len(rows), n)
+        g = np.moveaxis(_as_rows_shape(upstream, x, np.float64), axis, -1).reshape(len(rows), n)
     if function == "masked_softmax" and mask is None:
         raise ValueError("masked_softmax needs a mask")
     out = _Out(rows.size)

@@ -113,6 +113,18 @@ def test_jacobian_vjp_identities():
     assert v.tolist() == [0.0, 0.0, 0.0]  # constant upstream gradient: exactly zero
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_0d_input_is_one_row_of_one_for_masks_and_upstream_gradients_too(dtype):
+    """0-d x is a slice of one element: softmax 1, so a kept position gives 1, a
+    masked one 0 (masked profile), and the VJP is 0 (the 1 x 1 Jacobian is 0)."""
+    x = np.asarray(1.5, dtype=dtype)
+    kept = oracles.masked_softmax(x, mask=np.array(True), profile="masked")
+    gone = oracles.masked_softmax(x, mask=np.array(False), profile="masked")
+    vjp = oracles.softmax_vjp(x, np.array(2.0))
+    assert [(a.shape, float(a)) for a in (kept, gone, vjp)] == [((), 1.0), ((), 0.0), ((), 0.0)]
+    assert kept.dtype == gone.dtype == vjp.dtype == np.dtype(dtype)
+
+
 flint = pytest.importorskip("flint", reason="python-flint not installed: independent arb cross-check skipped")
 
 
@@ -161,3 +173,4 @@ def test_soft_cross_entropy_with_a_zero_target_on_a_minus_inf_logit():
     x, t = np.array([[-np.inf, -np.inf, 0.0]]), np.array([[0.0, 0.5, 0.5]])
     assert np.isnan(oracles.cross_entropy(x, t, profile="ieee")[0])  # 0 * -inf is NaN, and NaN + inf is NaN
     assert oracles.cross_entropy(x, t, profile="limit")[0] == np.inf  # 0 log 0 = 0 leaves the infinite term
+
