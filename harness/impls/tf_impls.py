@@ -11,14 +11,13 @@ adapters, which check that the process really runs the mode in the id.
 
 from __future__ import annotations
 
-import math
 from functools import cache
 
 import numpy as np
 
 from ..modes import onednn_mode
 from ..records import Case, Impl, is_soft
-from . import ALL_DTYPES, moved
+from . import ALL_DTYPES, as_rows, moved
 
 
 def _tf():
@@ -69,12 +68,6 @@ def _sparse_softmax(tf, c: Case):
     return tf.sparse.softmax(tf.sparse.reorder(st)).values  # reorder: a no-op on row-major input
 
 
-def _flat_rows(c: Case):
-    k = c.logits.shape[-1] if c.logits.ndim else 1
-    # math.prod, not -1: numpy cannot infer -1 beside an empty axis (k = 0)
-    return c.logits.reshape(math.prod(c.logits.shape[:-1]), k), c.logits.shape + (k,)
-
-
 @cache
 def _jacobian_fn(dtype: str):
     """batch_jacobian inside one tf.function per dtype, traced once for any (N, k).
@@ -93,8 +86,8 @@ def _jacobian_fn(dtype: str):
 
 
 def _jacobian(tf, c: Case):
-    rows, shape = _flat_rows(c)
-    return tf.reshape(_jacobian_fn(str(rows.dtype))(tf.constant(rows)), shape)
+    rows = as_rows(c.logits, c)  # last axis only: (N, k); a 0-d case is (1, 1)
+    return tf.reshape(_jacobian_fn(str(rows.dtype))(tf.constant(rows)), c.logits.shape + rows.shape[-1:])
 
 
 def _vjp(tf, c: Case):
