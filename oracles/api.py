@@ -110,11 +110,6 @@ def _row_family(function: str, row, res: Resolved, out: _Out, base: int, fmt: Fo
     out.put(act, enc)
 
 
-def _as_rows_shape(a, x: np.ndarray, dtype) -> np.ndarray:
-    """A mask or upstream gradient of x's shape, reshaped as x is (a 0-d x is one row of 1)."""
-    return np.asarray(a, dtype=dtype).reshape(x.shape or (1,))
-
-
 def evaluate(
     function: str,
     x: np.ndarray,
@@ -151,12 +146,13 @@ def evaluate(
         return _sparse(function, x, indices, profile, fmt)
     ndim = max(x.ndim, 1)
     axis = axis % ndim if x.ndim else 0
-    rows, moved_shape = _rows(x.reshape(x.shape or (1,)), axis)
+    shape = x.shape or (1,)  # a 0-d x (and its mask or upstream gradient) is one row of one
+    rows, moved_shape = _rows(x.reshape(shape), axis)
     n = moved_shape[-1]
     lead = moved_shape[:-1]
     keep = None
     if mask is not None and function == "masked_softmax":
-        keep = np.moveaxis(_as_rows_shape(mask, x, bool), axis, -1).reshape(len(rows), n)
+        keep = np.moveaxis(np.asarray(mask, dtype=bool).reshape(shape), axis, -1).reshape(len(rows), n)
     if function in ("logsumexp", "cross_entropy"):
         return _reduce(function, x, rows, lead, axis, labels, keep, profile, fmt)
     if function == "softmax_jacobian":
@@ -165,7 +161,7 @@ def evaluate(
     if function == "softmax_vjp":
         if upstream is None:
             raise ValueError("softmax_vjp needs an upstream gradient")
-        g = np.moveaxis(_as_rows_shape(upstream, x, np.float64), axis, -1).reshape(len(rows), n)
+        g = np.moveaxis(np.asarray(upstream, dtype=np.float64).reshape(shape), axis, -1).reshape(len(rows), n)
     if function == "masked_softmax" and mask is None:
         raise ValueError("masked_softmax needs a mask")
     out = _Out(rows.size)
