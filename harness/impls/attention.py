@@ -82,9 +82,6 @@ def _rows(c: Case) -> tuple[np.ndarray, np.ndarray]:
     return as_rows(c.logits, c), as_rows(c.mask, c)
 
 
-_back = from_rows
-
-
 def _sdpa(backend: str, dev: str, additive: bool = False):
     """torch's SDPA under one CPU/GPU backend (sdpa_kernel), mask True = attend
     (or, ``additive``, a float mask of 0 and -inf in the logits' dtype)."""
@@ -107,7 +104,7 @@ def _sdpa(backend: str, dev: str, additive: bool = False):
             keep = torch.zeros((), dtype=q.dtype, device=dev).masked_fill(~keep, float("-inf"))
         with sdpa_kernel([getattr(SDPBackend, backend)]):
             y = F.scaled_dot_product_attention(q, k, eye, attn_mask=keep, scale=1.0)
-        return _back(_out(y.reshape(x.shape)), c)
+        return from_rows(_out(y.reshape(x.shape)), c)
 
     return call
 
@@ -152,12 +149,12 @@ def _jax(dev: str, additive: bool = False):
             qx, kx = _per_slice(x)
             q, k = jax.device_put(qx[:, None, None, :], d), jax.device_put(kx[:, :, None, :], d)
             y = _jax_per_slice(additive)(q, k, jax.device_put(mask[:, None, None, :], d))
-            return _back(np.asarray(y).reshape(x.shape), c)
+            return from_rows(np.asarray(y).reshape(x.shape), c)
         q = jax.device_put(x[None, :, None, :], d)
         eye = jax.device_put(jnp.eye(x.shape[1], dtype=q.dtype)[None, :, None, :], d)
         keep = jax.device_put(mask[None, None], d)
         y = _jax_attention(additive)(q, eye, keep)
-        return _back(np.asarray(y)[0, :, 0, :], c)
+        return from_rows(np.asarray(y)[0, :, 0, :], c)
 
     return call
 

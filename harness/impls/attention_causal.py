@@ -26,7 +26,8 @@ import numpy as np
 
 from ..modes import x64_mode
 from ..records import Case, Impl
-from .attention import MAX_N, _back, _rows
+from . import from_rows
+from .attention import MAX_N, _rows
 from .attention import _supports as _supports_masked
 from .jax_impls import _gpu_probe
 from .torch_impls import _cuda_probe, _in, _out
@@ -76,7 +77,7 @@ def _weights(y: np.ndarray, c: Case, where: tuple) -> np.ndarray:
     out = np.zeros(shape, dtype=y.dtype)
     if shape[1]:
         np.put_along_axis(out, order, y[slot, row], axis=1)
-    return _back(out, c)
+    return from_rows(out, c)
 
 
 def _sdpa(backend: str, dev: str):

@@ -117,7 +117,8 @@ def _mha_layer(keras, n: int, dt: str):
 # kernels the zero-padded identity, no bias, one head; the layer's scale 2**-k
 # then gives the logits back exactly and its attention scores are the weights.
 def _mha(keras, x, c: Case, dt: str):
-    from .attention import _back, _rows
+    from . import from_rows
+    from .attention import _rows
 
     q, keep = _rows(c)
     n, k = q.shape[1], _mha_k(q.shape[1])
@@ -126,7 +127,7 @@ def _mha(keras, x, c: Case, dt: str):
     eye = keras.ops.convert_to_tensor(np.eye(n)[None], dtype=dt)
     _, w = layer(q, eye, key=eye, attention_mask=keras.ops.convert_to_tensor(keep[None]),
                  return_attention_scores=True)
-    return keras.ops.convert_to_tensor(_back(np.asarray(keras.ops.convert_to_numpy(
+    return keras.ops.convert_to_tensor(from_rows(np.asarray(keras.ops.convert_to_numpy(
         keras.ops.cast(w, "float32") if dt == "bfloat16" else w))[0, 0], c), dtype=dt)
 
 
