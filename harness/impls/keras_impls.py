@@ -82,8 +82,8 @@ def _cce(keras, x, c: Case, dt: str):
 @cache
 def _eye_initializer(keras):
     class PaddedEye(keras.initializers.Initializer):
-        """Kernels of the identity, zero-padded: (n, 1, d) with [i, 0, i] = 1 (a class, not a
-        function: MultiHeadAttention re-creates its initializer from its config)."""
+        """Kernels of the identity, zero-padded: (n, 1, d) with [i, 0, i] = 1, or (k, k) = I for
+        Dense (a class, not a function: MultiHeadAttention re-creates its initializer from its config)."""
 
         def __call__(self, shape, dtype=None):
             a = np.zeros(shape)
