@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from . import budgets, upstream_rules, verdicts
 from .arrays import encode_array
 from .capability import dtype_refusal
+from .evaluate import call_clock
 from .properties import PROPERTIES
 from .records import Case, Finding, Impl, Result, finite_or_none
 from .seeding import choose_seed
@@ -122,7 +123,7 @@ def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "
     draws = budgets.DERANDOMIZED_SEED if seed is None else seed
     fn = PROPERTIES[prop].fn
     tracker = Tracker()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), call_clock()
     if long_rows or budget == "thorough":
         long_rows = True
     total = max_examples if max_examples is not None else budgets.BUDGETS[budgets.check(budget)]["max_examples"]
@@ -144,14 +145,16 @@ def explore(impl: Impl, dtype: str, prop: str, budget: str = "ci", gate: str = "
         except ConformanceFailure as e:
             failure, blob = e, _blob(e)
             break
-    dur = time.perf_counter() - t0
+    dur, calls = time.perf_counter() - t0, call_clock() - c0
     if failure is not None and failure.finding.verdict == "error":
         refused = dtype_refusal(impl, dtype, failure.finding.message)
         if refused:  # the whole dtype is refused with one clear exception: unsupported, not a defect
             return Result(impl.id, impl.family, impl.function, prop, dtype, "-", "unsupported",
                           message=f"unsupported ({refused})", device=impl.device, env=env or {}, duration=dur,
-                          stats={"examples": tracker.examples, "refused": refused})
-    return _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
+                          call_seconds=calls, stats={"examples": tracker.examples, "refused": refused})
+    res = _result(impl, dtype, prop, tracker, failure, blob, dur, env or {}, seed)
+    res.call_seconds = calls
+    return res
 
 
 def _property_test(impl: Impl, fn, strategy, tracker: Tracker, gate: str, config: settings, key: tuple):
@@ -191,19 +194,19 @@ def special_values(impl: Impl, dtype: str, env: dict | None = None, conventions:
 
     judged = []
     for name, values in classes_for(impl).items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), call_clock()
         f, case = check_class(impl, dtype, name, values, conventions)
-        judged.append((f, case, time.perf_counter() - t0))
-    errors = [f.stats["error"] for f, _, _ in judged if f.verdict == "error"]
+        judged.append((f, case, time.perf_counter() - t0, call_clock() - c0))
+    errors = [f.stats["error"] for f, _, _, _ in judged if f.verdict == "error"]
     refused = dtype_refusal(impl, dtype, errors[0]) if errors else None
     out = []
-    for f, case, dt in judged:
+    for f, case, dt, calls in judged:
         if refused and f.stats.get("error") == errors[0]:  # the dtype raises this on every call: unsupported
             f.verdict, f.message = "unsupported", f"unsupported ({refused})"
             f.stats["convention"] = "unsupported"
         out.append(Result(impl.id, impl.family, impl.function, "special_values", dtype, case.regime, f.verdict,
                           message=f.message, case_id=case.id, case=case.to_json(), device=impl.device,
-                          env=env or {}, duration=dt, stats=f.stats,
+                          env=env or {}, duration=dt, call_seconds=calls, stats=f.stats,
                           reproducer=reproducer(impl, case, "special_values")
                           if not verdicts.passes(f.verdict) else ""))
     return out
@@ -218,22 +221,22 @@ def upstream(impl: Impl, dtype: str, env: dict | None = None) -> list[Result]:
 
     judged = []
     for case in cases_for(impl, dtype):
-        t0 = time.perf_counter()
-        judged.append((check_case(impl, case), case, time.perf_counter() - t0))
+        t0, c0 = time.perf_counter(), call_clock()
+        judged.append((check_case(impl, case), case, time.perf_counter() - t0, call_clock() - c0))
     if not judged:
         return [Result(impl.id, impl.family, impl.function, "upstream", dtype, "-", "unsupported",
                        message=f"no upstream case for {impl.function} in {dtype}", device=impl.device, env=env or {})]
-    errors = [f.stats["error"] for f, _, _ in judged if f.stats.get("error")]
+    errors = [f.stats["error"] for f, _, _, _ in judged if f.stats.get("error")]
     refused = dtype_refusal(impl, dtype, errors[0]) if errors and len(errors) == len(judged) else None
     out = []
-    for f, case, dt in judged:
+    for f, case, dt, calls in judged:
         if refused:
             f.verdict, f.message = "unsupported", f"unsupported ({refused})"
             f.stats["cell"] = "unsupported"
         out.append(Result(impl.id, impl.family, impl.function, "upstream", dtype, case.regime, f.verdict,
                           max_ulp=finite_or_none(f.max_ulp), budget_ulp=finite_or_none(f.budget_ulp),
                           message=f.message, worst_index=f.worst_index, case_id=case.id, case=case.to_json(),
-                          device=impl.device, env=env or {}, duration=dt, stats=f.stats,
+                          device=impl.device, env=env or {}, duration=dt, call_seconds=calls, stats=f.stats,
                           reproducer=reproducer(impl, case, "upstream") if not verdicts.passes(f.verdict) else ""))
     return out
 

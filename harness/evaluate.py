@@ -25,6 +25,15 @@ from .records import Case, Finding, Impl, finite_or_none, is_soft
 from .ulp import Measure, measure
 
 _CACHE: LRU = LRU(4096)
+# Seconds this process has spent inside implementations' calls (invoke), for
+# the split of a test's time between the code under test and the harness.
+_CALL_SECONDS = [0.0]
+
+
+def call_clock() -> float:
+    """Seconds spent inside implementations' own calls in this process so far:
+    read it before and after a piece of work to get that work's share."""
+    return _CALL_SECONDS[0]
 
 
 
@@ -62,6 +71,7 @@ def invoke(impl: Impl, case: Case) -> Outcome:
     except Exception as e:  # an implementation raising is a finding, not a harness crash
         out, err = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
     dt = time.perf_counter() - t0
+    _CALL_SECONDS[0] += dt
     mutated = [n for n in ("logits",) + Case.EXTRAS
                if getattr(case, n) is not None and not _same_bits(getattr(case, n), getattr(mine, n))]
     return Outcome(out, err, dt, mutated)

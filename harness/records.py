@@ -239,12 +239,17 @@ class Result:
     device: str = "cpu"
     env: dict = field(default_factory=dict)
     duration: float = 0.0
+    # Of duration, the time inside the implementation's own calls (evaluate.invoke);
+    # 0 where nothing measured it (the record of a crashed or timed-out test).
+    call_seconds: float = 0.0
     stats: dict = field(default_factory=dict)
     known: str | None = None
     schema: int = SCHEMA_VERSION
     time: float = field(default_factory=time.time)
 
     REQUIRED = ("impl", "function", "property", "dtype", "regime", "verdict", "schema")
+    # When and how long: the fields that differ between two runs of the same tests.
+    TIMING = ("duration", "call_seconds", "time")
 
     def to_json(self) -> dict:
         return asdict(self)

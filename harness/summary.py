@@ -38,6 +38,27 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines + [fmt(r) for r in rows])
 
 
+def time_split(results: list[Result], top: int = 3) -> str | None:
+    """One line: the results' test seconds, how many of them were spent inside
+    the implementations' own calls (Result.call_seconds) and the rest, the
+    harness's drawing, oracle and judging; then the families whose calls took
+    longest.  None without timed results.  Says where a run's time goes: work
+    on the harness can remove only the rest."""
+    total = sum(r.duration for r in results)
+    if total <= 0:
+        return None
+    calls = sum(r.call_seconds for r in results)
+    by_family: dict[str, float] = defaultdict(float)
+    for r in results:
+        by_family[r.family or r.impl.partition(".")[0]] += r.call_seconds
+    most = sorted(by_family.items(), key=lambda kv: -kv[1])[:top]
+    line = (f"time: {total:.0f} s of tests, {calls:.0f} s ({100 * calls / total:.0f}%) inside the implementations' "
+            f"own calls, {total - calls:.0f} s in the harness (drawing, oracle, judging)")
+    if most and most[0][1] >= 0.5:
+        line += "; longest calls: " + ", ".join(f"{fam} {sec:.0f} s" for fam, sec in most if sec >= 0.5)
+    return line
+
+
 def read_run(run_dir: str | Path) -> list[Result]:
     """Every result of one run folder.  A line that is not a result (one cut
     short by a killed writer) is skipped: the summary shows what is there."""
@@ -69,6 +90,9 @@ def terminal_summary(terminalreporter, h) -> None:
         return
     terminalreporter.write_sep("=", f"softmax-harness: {len(results)} results in {h.run_dir}")
     terminalreporter.write_line(table(results))
+    split = time_split(results)
+    if split:
+        terminalreporter.write_line(split)
     note = h.baseline.version_note(hypothesis.__version__)
     if note:
         terminalreporter.write_line("NOTE: " + note)

@@ -160,6 +160,7 @@ def main(args) -> int:
         envs = sorted(p for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
         render([mine.get(p.name) or p for p in envs], report, baseline=xfails)  # its fixed entries on the first screen
         print(f"[run] report: {report.resolve()}")
+        _print_time_split(mine)
     except ImportError as e:
         print(f"[run] report not rendered: {e}")
         return 3
@@ -179,6 +180,15 @@ def _plan(args) -> list[tuple[str, dict, str | None]]:
             continue
         plan.append((env_id, overrides, impls))
     return plan
+
+
+def _print_time_split(mine: dict[str, Path | None]) -> None:
+    """Where this invocation's test time went, every variant together."""
+    from ..summary import read_run, time_split
+
+    split = time_split([r for run in mine.values() if run is not None for r in read_run(run)])
+    if split:
+        print(f"[run] {split}")
 
 
 def _this_run(env_dir: Path, began: float) -> Path | None:

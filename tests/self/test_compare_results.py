@@ -1,6 +1,7 @@
 """tools/compare_results.py, the refactor's golden comparison, tells a changed
 verdict from a changed duration."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -24,9 +25,18 @@ def _compare(a: Path, b: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def test_timing_and_worker_are_ignored(tmp_path):
     a = _write(tmp_path / "a")
-    b = _write(tmp_path / "b", duration=9.0, time=2.0, env={"env_id": "main", "worker": "gw1"})
+    b = _write(tmp_path / "b", duration=9.0, call_seconds=4.0, time=2.0, env={"env_id": "main", "worker": "gw1"})
     r = _compare(a, b)
     assert r.returncode == 0 and "identical: 1 results" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_tool_ignores_exactly_the_results_timing_fields():
+    from harness.records import Result
+
+    spec = importlib.util.spec_from_file_location("compare_results", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.TIMING == Result.TIMING
 
 
 def test_a_changed_verdict_or_ulp_is_a_difference(tmp_path):
