@@ -32,7 +32,9 @@ _CALL_SECONDS = [0.0]
 
 def call_clock() -> float:
     """Seconds spent inside implementations' own calls in this process so far:
-    read it before and after a piece of work to get that work's share."""
+    read it before and after a piece of work to get that work's share.
+    One thread, and no implementation calls ``invoke`` itself (none does):
+    a nested call would be counted twice."""
     return _CALL_SECONDS[0]
 
 

@@ -39,23 +39,32 @@ def table(results: list[Result]) -> str:
 
 
 def time_split(results: list[Result], top: int = 3) -> str | None:
-    """One line: the results' test seconds, how many of them were spent inside
-    the implementations' own calls (Result.call_seconds) and the rest, the
-    harness's drawing, oracle and judging; then the families whose calls took
-    longest.  None without timed results.  Says where a run's time goes: work
-    on the harness can remove only the rest."""
-    total = sum(r.duration for r in results)
-    if total <= 0:
+    """One line: the results' test time, summed over workers (not elapsed
+    time), and how much of it was spent inside the implementations' own calls
+    (Result.call_seconds: the adapters' conversions and each framework's
+    compiles included), the rest being the harness's drawing, oracle and
+    judging; then the families whose calls took longest.  A crashed or
+    timed-out test's time was measured by nobody inside (call_seconds 0) and
+    is most likely the implementation's: it is said apart, in neither part.
+    None without timed results."""
+    lost = [r for r in results if r.verdict in ("crash", "timeout")]
+    timed = [r for r in results if r.verdict not in ("crash", "timeout")]
+    total = round(sum(r.duration for r in timed))
+    if total <= 0 and not lost:
         return None
-    calls = sum(r.call_seconds for r in results)
+    calls = round(sum(r.call_seconds for r in timed))
     by_family: dict[str, float] = defaultdict(float)
-    for r in results:
+    for r in timed:
         by_family[r.family or r.impl.partition(".")[0]] += r.call_seconds
-    most = sorted(by_family.items(), key=lambda kv: -kv[1])[:top]
-    line = (f"time: {total:.0f} s of tests, {calls:.0f} s ({100 * calls / total:.0f}%) inside the implementations' "
-            f"own calls, {total - calls:.0f} s in the harness (drawing, oracle, judging)")
-    if most and most[0][1] >= 0.5:
-        line += "; longest calls: " + ", ".join(f"{fam} {sec:.0f} s" for fam, sec in most if sec >= 0.5)
+    most = [(fam, sec) for fam, sec in sorted(by_family.items(), key=lambda kv: -kv[1])[:top] if sec >= 0.5]
+    share = f" ({100 * calls / total:.0f}%)" if total > 0 else ""
+    line = (f"time: {total} s of tests (summed over workers), {calls} s{share} inside the implementations' own "
+            f"calls, {total - calls} s in the harness (drawing, oracle, judging)")
+    if lost:
+        line += (f"; {round(sum(r.duration for r in lost))} s in {len(lost)} crashed or timed-out "
+                 f"test{'' if len(lost) == 1 else 's'}, not split")
+    if most:
+        line += "; longest calls: " + ", ".join(f"{fam} {sec:.0f} s" for fam, sec in most)
     return line
 
 

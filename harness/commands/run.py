@@ -160,10 +160,11 @@ def main(args) -> int:
         envs = sorted(p for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
         render([mine.get(p.name) or p for p in envs], report, baseline=xfails)  # its fixed entries on the first screen
         print(f"[run] report: {report.resolve()}")
-        _print_time_split(mine)
     except ImportError as e:
         print(f"[run] report not rendered: {e}")
+        _print_time_split(mine)
         return 3
+    _print_time_split(mine)
     return _final_summary(codes, mine)
 
 

@@ -54,17 +54,34 @@ def test_call_seconds_survive_the_round_trip_and_old_lines_read_as_zero():
     assert Result.from_json(old).call_seconds == 0.0
 
 
-def _timed(family: str, duration: float, calls: float) -> Result:
-    return Result(f"{family}.f", family, "softmax", "accuracy", "float32", "-", "exact",
+def _timed(family: str, duration: float, calls: float, verdict: str = "exact") -> Result:
+    return Result(f"{family}.f", family, "softmax", "accuracy", "float32", "-", verdict,
                   duration=duration, call_seconds=calls)
 
 
 def test_time_split_line():
     line = time_split([_timed("jax", 6.0, 3.0), _timed("numpy", 3.0, 1.0), _timed("seed", 1.0, 0.0)])
-    assert line == ("time: 10 s of tests, 4 s (40%) inside the implementations' own calls, 6 s in the harness "
-                    "(drawing, oracle, judging); longest calls: jax 3 s, numpy 1 s")
+    assert line == ("time: 10 s of tests (summed over workers), 4 s (40%) inside the implementations' own calls, "
+                    "6 s in the harness (drawing, oracle, judging); longest calls: jax 3 s, numpy 1 s")
     assert time_split([_timed("seed", 2.0, 0.0)]) == (
-        "time: 2 s of tests, 0 s (0%) inside the implementations' own calls, 2 s in the harness "
-        "(drawing, oracle, judging)")
+        "time: 2 s of tests (summed over workers), 0 s (0%) inside the implementations' own calls, "
+        "2 s in the harness (drawing, oracle, judging)")
     assert time_split([]) is None
     assert time_split([_timed("jax", 0.0, 0.0)]) is None
+
+
+def test_the_parts_add_up_to_the_total_as_printed():
+    # 2.6 s of tests, 1.4 s of calls: each rounded apart, 3 s would split into 1 s and round(1.2) = 1 s
+    line = time_split([_timed("a", 1.3, 0.7), _timed("b", 1.3, 0.7)])
+    assert line.startswith("time: 3 s of tests (summed over workers), 1 s (33%) inside")
+    assert ", 2 s in the harness" in line
+
+
+def test_a_crashed_or_hung_tests_time_is_said_apart_not_counted_as_harness():
+    hang = _timed("torch", 900.0, 0.0, verdict="timeout")
+    crash = _timed("numba", 5.0, 0.0, verdict="crash")
+    line = time_split([_timed("jax", 10.0, 8.0), hang, crash])
+    assert line == ("time: 10 s of tests (summed over workers), 8 s (80%) inside the implementations' own calls, "
+                    "2 s in the harness (drawing, oracle, judging); 905 s in 2 crashed or timed-out tests, "
+                    "not split; longest calls: jax 8 s")
+    assert time_split([hang]).startswith("time: 0 s of tests (summed over workers), 0 s inside")
