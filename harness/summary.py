@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .records import Result, ResultError
-from .verdicts import VERDICTS, worst
+from .verdicts import STOPPED, VERDICTS, worst
 
 
 def table(results: list[Result]) -> str:
@@ -47,8 +47,8 @@ def time_split(results: list[Result], top: int = 3) -> str | None:
     timed-out test's time was measured by nobody inside (call_seconds 0) and
     is most likely the implementation's: it is said apart, in neither part.
     None without timed results."""
-    lost = [r for r in results if r.verdict in ("crash", "timeout")]
-    timed = [r for r in results if r.verdict not in ("crash", "timeout")]
+    lost = [r for r in results if r.verdict in STOPPED]
+    timed = [r for r in results if r.verdict not in STOPPED]
     total = round(sum(r.duration for r in timed))
     if total <= 0 and not lost:
         return None

@@ -34,6 +34,8 @@ GATES = {
 }
 # "Not judged": the verdict of the whole check is INCOMPLETE, not NON-CONFORMANT.
 NOT_JUDGED = frozenset({"timeout"})
+# The implementation stopped its test (died or hung): nothing inside split its time.
+STOPPED = frozenset({"crash", "timeout"})
 # The headline names the most actionable failure: numerical defects first,
 # then the ones that stop a caller (crash, wrong shape), then the rest.
 HEADLINE = ("wrong-special", "out-of-bound", "crash", "nondeterministic", "wrong-shape", "wrong-dtype",

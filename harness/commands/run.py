@@ -162,9 +162,9 @@ def main(args) -> int:
         print(f"[run] report: {report.resolve()}")
     except ImportError as e:
         print(f"[run] report not rendered: {e}")
-        _print_time_split(mine)
         return 3
-    _print_time_split(mine)
+    finally:
+        _print_time_split(mine)  # rendered or not
     return _final_summary(codes, mine)
 
 
